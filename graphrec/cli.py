@@ -1,0 +1,147 @@
+"""The ``graphrec`` command: ``train | evaluate | recommend | data | graphs``.
+
+``train`` is a Hydra app (``-m`` for multirun); ``evaluate`` and ``recommend`` take ``key=value`` arguments;
+``data`` has ``prepare``, ``list`` and ``info``. User errors print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+from graphrec.errors import GraphrecError
+
+USAGE = """usage: graphrec <command> [args]
+
+commands:
+  train [overrides]                      train a model (Hydra: model=, dataset=, trainer.*, eval.*, logger=, -m)
+  evaluate checkpoint=<path>             re-evaluate a saved run on its dataset and split
+  recommend checkpoint=<path> users=[..] k=<k> [format=json] [exclude=train|train+valid|all]
+  data prepare <format> <source> --name <name>   import a dataset (formats: mmrec, mmgcn, diffmm, movielens)
+  data list | data info <name>           prepared datasets in $GRAPHREC_DATA
+"""
+
+
+def conf_dir() -> str:
+    """The packaged config folder (``graphrec/conf`` when installed, ``conf/`` in a source checkout)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return str(candidate)
+    raise GraphrecError("graphrec's config folder is missing from the installation")
+
+
+def _fail(message: str) -> None:
+    print(f"graphrec: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _train(argv: list[str]) -> None:
+    import hydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import DictConfig
+
+    from graphrec.training.run import JobInfo, run_training
+
+    @hydra.main(config_path=conf_dir(), config_name="config", version_base="1.3")
+    def task(cfg: DictConfig) -> float | None:
+        hc = HydraConfig.get()
+        run_dir = Path(hc.runtime.output_dir)
+        multirun = str(hc.mode) == "RunMode.MULTIRUN"
+        job = JobInfo(name=hc.job.override_dirname or hc.job.name,
+                      group=Path(hc.sweep.dir).name if multirun else None)
+        try:
+            results = run_training(cfg, run_dir, job)
+        except GraphrecError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            print(f"graphrec: interrupted; continue with trainer.resume=true (checkpoints in {run_dir})",
+                  file=sys.stderr)
+            sys.exit(130)
+        print(f"run dir: {run_dir}")
+        return results["valid"].get(cfg.eval.valid_metric) if results["valid"] else None
+
+    sys.argv = [f"{sys.argv[0]} train"] + argv
+    task()
+
+
+def _kv_args(argv: list[str], allowed: set[str], required: set[str]) -> dict:
+    from omegaconf import OmegaConf
+
+    bad = [a for a in argv if "=" not in a]
+    if bad:
+        _fail(f"expected key=value arguments, got '{bad[0]}'")
+    try:
+        args = OmegaConf.to_container(OmegaConf.from_dotlist(argv))
+    except Exception as exc:
+        _fail(f"cannot parse arguments: {exc}")
+    unknown = set(args) - allowed
+    if unknown:
+        _fail(f"unknown argument '{sorted(unknown)[0]}' (allowed: {', '.join(sorted(allowed))})")
+    missing = required - set(args)
+    if missing:
+        _fail(f"missing argument '{sorted(missing)[0]}=...'")
+    return args
+
+
+def _evaluate(argv: list[str]) -> None:
+    from graphrec.inference import evaluate_checkpoint
+
+    args = _kv_args(argv, {"checkpoint", "device"}, {"checkpoint"})
+    results = evaluate_checkpoint(args["checkpoint"], args.get("device"))
+    for part, metrics in results.items():
+        shown = {k: round(v, 6) for k, v in metrics.items() if "@" in k or k == "auc"}
+        print(f"{part}: " + "  ".join(f"{k} {v:.4f}" for k, v in shown.items()) +
+              f"  (users {metrics['n_users']}, skipped {metrics['n_users_skipped']})")
+
+
+def _recommend(argv: list[str]) -> None:
+    from graphrec.inference import load_run, recommend
+
+    args = _kv_args(argv, {"checkpoint", "users", "k", "format", "exclude", "device"}, {"checkpoint", "users"})
+    users = args["users"] if isinstance(args["users"], list) else [args["users"]]
+    if not all(isinstance(u, int) for u in users):
+        _fail("users: expected a list of integer user ids, e.g. users=[0,5]")
+    fmt = args.get("format", "text")
+    if fmt not in ("text", "json"):
+        _fail(f"format: expected 'text' or 'json', got '{fmt}'")
+    exp = load_run(args["checkpoint"], args.get("device"))
+    recs = recommend(exp, users, int(args.get("k", 10)), args.get("exclude", "train"))
+    if fmt == "json":
+        print(json.dumps(recs))
+    else:
+        for r in recs:
+            print(f"user {r['user']}: " + " ".join(map(str, r["items"])))
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return
+    verb, rest = argv[0], argv[1:]
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+    warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+    try:
+        if verb == "train":
+            _train(rest)
+        elif verb == "evaluate":
+            _evaluate(rest)
+        elif verb == "recommend":
+            _recommend(rest)
+        elif verb == "data":
+            from graphrec.data.cli import data_main
+
+            data_main(rest)
+        else:
+            _fail(f"unknown command '{verb}' (choose from train, evaluate, recommend, data)")
+    except GraphrecError as exc:
+        _fail(str(exc))
+
+
+if __name__ == "__main__":
+    main()

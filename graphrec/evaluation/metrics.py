@@ -1,0 +1,82 @@
+"""Top-K ranking metrics from a per-user hit matrix.
+
+``hits[u, r]`` is 1 when the item at rank ``r`` (0-based) of user u's list is a held-out positive;
+``n_pos[u]`` is the number of held-out positives. For each K:
+- recall@K = Σ_{r<K} hits / n_pos;  precision@K = Σ_{r<K} hits / K;  hit@K = 1[Σ_{r<K} hits > 0];
+- ndcg@K = DCG / IDCG with DCG = Σ_{r<K} hits_r / log2(r + 2) and the exact IDCG over min(n_pos, K) items;
+- map@K = Σ_{r<K} hits_r · precision@(r+1) / min(n_pos, K);
+- mrr@K = 1 / (rank of the first hit + 1), 0 when none within K.
+"""
+
+from __future__ import annotations
+
+import torch
+
+RANKING_METRICS = ("recall", "precision", "ndcg", "hit", "map", "mrr")
+
+
+def parse_metric(key: str) -> tuple[str, int | None]:
+    name, _, k = key.partition("@")
+    return name, int(k) if k else None
+
+
+def ranking_metrics(hits: torch.Tensor, n_pos: torch.Tensor, ks: list[int], names: list[str]) -> dict[str, torch.Tensor]:
+    """Per-user values ``{f"{name}@{k}": [B]}`` (see the module docstring)."""
+    unknown = [n for n in names if n not in RANKING_METRICS]
+    if unknown:
+        raise ValueError(f"unknown ranking metric(s) {unknown} (choose from {', '.join(RANKING_METRICS)})")
+    hits = hits.float()
+    n_pos = n_pos.float()
+    max_k = hits.shape[1]
+    ranks = torch.arange(max_k, device=hits.device, dtype=torch.float32)
+    discount = 1.0 / torch.log2(ranks + 2.0)
+    cum_hits = hits.cumsum(1)
+    dcg = (hits * discount).cumsum(1)
+    idcg_table = torch.cat([torch.zeros(1, device=hits.device), discount.cumsum(0)])
+    prec_at_r = cum_hits / (ranks + 1.0)
+    ap_sum = (hits * prec_at_r).cumsum(1)
+    first_hit = torch.where(hits.any(1), hits.argmax(1), torch.full_like(n_pos, max_k, dtype=torch.long))
+    out = {}
+    for k in ks:
+        if k > max_k:
+            raise ValueError(f"K={k} exceeds the ranked list length {max_k}")
+        got = cum_hits[:, k - 1]
+        ideal = torch.minimum(n_pos, torch.tensor(float(k), device=hits.device))
+        values = {
+            "recall": got / n_pos,
+            "precision": got / k,
+            "hit": (got > 0).float(),
+            "ndcg": dcg[:, k - 1] / idcg_table[ideal.long()],
+            "map": ap_sum[:, k - 1] / ideal,
+            "mrr": torch.where(first_hit < k, 1.0 / (first_hit.float() + 1.0), torch.zeros_like(n_pos)),
+        }
+        for name in names:
+            out[f"{name}@{k}"] = values[name]
+    return out
+
+
+def auc_from_scores(scores: torch.Tensor, positive: torch.Tensor, candidate: torch.Tensor) -> torch.Tensor:
+    """Per-row ROC-AUC of positives vs the other candidates (ties count one half).
+
+    ``scores``, ``positive`` (bool) and ``candidate`` (bool; excluded items False) are ``[B, N]``.
+    AUC = (Σ ranks of positives − n⁺(n⁺+1)/2) / (n⁺ n⁻) with average ranks among candidates.
+    """
+    s = torch.where(candidate, scores, torch.full_like(scores, float("-inf")))
+    order = s.argsort(dim=1)
+    sorted_s = s.gather(1, order)
+    n = s.shape[1]
+    pos_idx = torch.arange(1, n + 1, device=s.device, dtype=torch.float64).expand_as(sorted_s)
+    # average rank over ties: for each sorted position, mean of the first and last index of its tie group
+    new_group = torch.ones_like(sorted_s, dtype=torch.bool)
+    new_group[:, 1:] = sorted_s[:, 1:] != sorted_s[:, :-1]
+    group_id = new_group.long().cumsum(1) - 1
+    first = torch.zeros_like(sorted_s, dtype=torch.float64).scatter_reduce(1, group_id, pos_idx, "amin", include_self=False)
+    last = torch.zeros_like(sorted_s, dtype=torch.float64).scatter_reduce(1, group_id, pos_idx, "amax", include_self=False)
+    avg_rank_sorted = (first.gather(1, group_id) + last.gather(1, group_id)) / 2.0
+    ranks = torch.empty_like(avg_rank_sorted).scatter_(1, order, avg_rank_sorted)
+    n_excluded = (~candidate).sum(1, dtype=torch.float64)
+    pos = positive & candidate
+    n_pos = pos.sum(1, dtype=torch.float64)
+    n_neg = candidate.sum(1, dtype=torch.float64) - n_pos
+    rank_sum = torch.where(pos, ranks - n_excluded.unsqueeze(1), torch.zeros_like(ranks)).sum(1)
+    return ((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)).float()

@@ -1,0 +1,140 @@
+"""Assembles a run from its config: dataset → split → model → graphs (training split only) → evaluators.
+
+Shared by ``graphrec train``, ``evaluate`` and ``recommend`` so that a checkpoint is always re-evaluated on
+exactly the data, split and graphs it was trained with.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
+
+from graphrec.data.dataset import Dataset, load_dataset
+from graphrec.data.sampler import InteractionIndex, NegativeSampler
+from graphrec.data.splits import Split, make_split
+from graphrec.data.synthetic import generate_world
+from graphrec.errors import ConfigError, DataError
+from graphrec.evaluation.full_ranking import FullRankingEvaluator, UserItemCSR
+from graphrec.evaluation.sampled import SampledEvaluator
+from graphrec.graphs.store import GraphStore, TrainingGraphInput
+from graphrec.models.base import Recommender
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device: unknown device '{name}'") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device: '{name}' requested but CUDA is not available")
+    return device
+
+
+def load_configured_dataset(dcfg: DictConfig, data_root: str | None = None) -> Dataset:
+    """The dataset a ``conf/dataset/*.yaml`` describes, with ``modalities`` selected."""
+    if dcfg.get("source", "prepared") == "synthetic":
+        params = OmegaConf.to_container(dcfg.get("synthetic", {}), resolve=True)
+        ds = generate_world(name=dcfg.name, **params)  # type: ignore[arg-type]
+    else:
+        if not dcfg.get("name"):
+            raise ConfigError("dataset.name: which prepared dataset to load (see `graphrec data list`)")
+        ds = load_dataset(dcfg.name, data_root)
+    wanted = dcfg.get("modalities")
+    if wanted is not None:
+        missing = [m for m in wanted if m not in ds.features]
+        if missing:
+            raise ConfigError(f"dataset.modalities: {missing} not in dataset '{ds.name}' "
+                              f"(it has {sorted(ds.features) or 'no features'})")
+        ds.features = {m: ds.features[m] for m in wanted}
+    return ds
+
+
+def instantiate_model(mcfg: DictConfig, n_users: int, n_items: int,
+                      features: dict[str, torch.Tensor]) -> Recommender:
+    """Build the model named by ``_target_`` with its hyper-parameters (``name`` is metadata)."""
+    params = {k: v for k, v in OmegaConf.to_container(mcfg, resolve=True).items() if k not in ("_target_", "name")}
+    try:
+        cls = get_class(mcfg._target_)
+    except Exception:
+        raise ConfigError(f"model._target_: cannot import '{mcfg.get('_target_')}'") from None
+    signature = inspect.signature(cls.__init__).parameters
+    unknown = [k for k in params if k not in signature]
+    if unknown:
+        raise ConfigError(f"model.{unknown[0]}: not a parameter of {cls.__name__} "
+                          f"(parameters: {', '.join(p for p in signature if p not in ('self', 'n_users', 'n_items', 'features'))})")
+    if "features" in signature:
+        params["features"] = features
+    return cls(n_users=n_users, n_items=n_items, **params)
+
+
+@dataclass
+class Experiment:
+    cfg: DictConfig
+    dataset: Dataset
+    split: Split
+    device: torch.device
+    model: Recommender
+    parts: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    csr: dict[str, UserItemCSR]
+    graph_build_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def train_pairs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.parts["train"]
+
+    def evaluate(self, part: str) -> dict[str, float]:
+        """Metrics on ``valid`` (train masked) or ``test`` (train and valid masked)."""
+        ecfg = self.cfg.eval
+        if self.csr[part].counts().sum() == 0:
+            raise DataError(f"dataset '{self.dataset.name}': the {part} split is empty")
+        if ecfg.protocol == "sampled":
+            if "sampler_all" not in self.extra:
+                u = torch.from_numpy(self.dataset.user)
+                i = torch.from_numpy(self.dataset.item)
+                self.extra["sampler_all"] = NegativeSampler(
+                    InteractionIndex(u, i, self.dataset.n_users, self.dataset.n_items))
+            evaluator = SampledEvaluator(list(ecfg.metrics), ecfg.n_negatives, seed=int(ecfg.split_seed) + (part == "test"))
+            user, item = self.parts[part]
+            return evaluator.evaluate(self.model, user, item, self.extra["sampler_all"])
+        if ecfg.protocol != "full":
+            raise ConfigError(f"eval.protocol: expected 'full' or 'sampled', got '{ecfg.protocol}'")
+        mask = [self.csr["train"]] + ([self.csr["valid"]] if part == "test" else [])
+        return FullRankingEvaluator(list(ecfg.metrics), ecfg.block_size).evaluate(self.model, self.csr[part], mask)
+
+    def has_valid(self) -> bool:
+        return self.parts["valid"][0].numel() > 0
+
+
+def build_experiment(cfg: DictConfig) -> Experiment:
+    """Dataset, split, model on device, and the model's graphs built from the training split."""
+    device = resolve_device(cfg.device)
+    ds = load_configured_dataset(cfg.dataset, cfg.get("data_root"))
+    e = cfg.eval
+    split = make_split(ds, e.split, list(e.ratios), int(e.split_seed), e.loo_order, int(e.min_user_interactions))
+    torch.manual_seed(int(cfg.seed))
+    np.random.seed(int(cfg.seed))
+    features = {m: torch.from_numpy(f) for m, f in ds.features.items()}
+    model = instantiate_model(cfg.model, ds.n_users, ds.n_items, features).to(device)
+    parts, csr = {}, {}
+    for name in ("train", "valid", "test"):
+        idx = split.part(name)
+        u, i = torch.from_numpy(ds.user[idx]), torch.from_numpy(ds.item[idx])
+        parts[name] = (u, i)
+        csr[name] = UserItemCSR(u, i, ds.n_users, ds.n_items)
+    start = time.perf_counter()
+    train_u, train_i = parts["train"]
+    store = GraphStore(TrainingGraphInput(train_u, train_i, ds.n_users, ds.n_items,
+                                          {m: f.to(device) for m, f in features.items()}))
+    model.attach_graphs(store.build(model.graph_specs(), device))
+    graph_build_s = time.perf_counter() - start
+    return Experiment(cfg, ds, split, device, model, parts, csr, graph_build_s)

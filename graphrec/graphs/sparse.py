@@ -1,0 +1,191 @@
+"""``SparseGraph``: a CSR adjacency with a cached transpose and an autograd-aware ``graph @ x``.
+
+``y = A x`` runs as a native CSR sparse-dense product. Its backward is ``∂L/∂x = Aᵀ (∂L/∂y)``, computed with
+the cached transposed structure (or ``A`` itself when the graph is symmetric), never by re-transposing; the
+gradient with respect to edge values, when they require grad, is ``∂L/∂a_ij = ⟨(∂L/∂y)_i, x_j⟩``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass(eq=False)
+class SparseGraph:
+    """Sparse ``[n_rows, n_cols]`` adjacency in CSR form.
+
+    ``values`` may require grad (learnable edge weights); the structure (``crow``, ``col``) is fixed.
+    ``symmetric=True`` promises ``A = Aᵀ`` (structure and values), so backward reuses ``A``.
+    """
+
+    crow: torch.Tensor
+    col: torch.Tensor
+    values: torch.Tensor
+    shape: tuple[int, int]
+    symmetric: bool = False
+    _t_cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
+    _row_cache: torch.Tensor | None = field(default=None, repr=False)
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_coo(cls, row: torch.Tensor, col: torch.Tensor, values: torch.Tensor | None,
+                 shape: tuple[int, int], symmetric: bool = False, reduce: str = "sum") -> SparseGraph:
+        """CSR from (possibly unsorted, duplicated) COO entries; duplicates are summed (or ``reduce='max'``)."""
+        row, col = row.long(), col.long()
+        if values is None:
+            values = torch.ones(row.numel(), dtype=torch.float32, device=row.device)
+        n_rows, n_cols = int(shape[0]), int(shape[1])
+        key = row * n_cols + col
+        uniq, inverse = torch.unique(key, return_inverse=True)
+        if uniq.numel() != key.numel():
+            merged = torch.zeros(uniq.numel(), dtype=values.dtype, device=values.device)
+            if reduce == "sum":
+                merged = merged.index_add(0, inverse, values)
+            else:
+                merged = merged.fill_(float("-inf")).scatter_reduce(0, inverse, values, reduce="amax")
+            values = merged
+        else:
+            values = torch.zeros_like(values).scatter(0, inverse, values)
+        row, col = uniq // n_cols, uniq % n_cols
+        crow = torch.zeros(n_rows + 1, dtype=torch.long, device=row.device)
+        crow[1:] = torch.cumsum(torch.bincount(row, minlength=n_rows), 0)
+        return cls(crow, col, values, (n_rows, n_cols), symmetric)
+
+    @classmethod
+    def from_edge_index(cls, edge_index: torch.Tensor, edge_weight: torch.Tensor | None = None,
+                        num_nodes: int | tuple[int, int] | None = None, symmetric: bool = False) -> SparseGraph:
+        """From a PyG ``edge_index`` (row 0 = source = CSR row) and optional weights."""
+        if num_nodes is None:
+            num_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 0
+        shape = (num_nodes, num_nodes) if isinstance(num_nodes, int) else tuple(num_nodes)
+        return cls.from_coo(edge_index[0], edge_index[1], edge_weight, shape, symmetric)
+
+    @classmethod
+    def from_torch_sparse(cls, tensor: torch.Tensor, symmetric: bool = False) -> SparseGraph:
+        coo = tensor.to_sparse_coo().coalesce()
+        idx = coo.indices()
+        return cls.from_coo(idx[0], idx[1], coo.values(), tuple(coo.shape), symmetric)
+
+    @classmethod
+    def from_scipy(cls, matrix, symmetric: bool = False) -> SparseGraph:
+        coo = matrix.tocoo()
+        return cls.from_coo(torch.from_numpy(coo.row.astype("int64")), torch.from_numpy(coo.col.astype("int64")),
+                            torch.from_numpy(coo.data.astype("float32")), coo.shape, symmetric)
+
+    # ---------------------------------------------------------------- basic properties
+    @property
+    def nnz(self) -> int:
+        return int(self.col.numel())
+
+    @property
+    def device(self) -> torch.device:
+        return self.col.device
+
+    @property
+    def row(self) -> torch.Tensor:
+        """Row index of every stored entry (expanded from ``crow``, cached)."""
+        if self._row_cache is None or self._row_cache.device != self.device:
+            counts = self.crow[1:] - self.crow[:-1]
+            self._row_cache = torch.repeat_interleave(torch.arange(self.shape[0], device=self.device), counts)
+        return self._row_cache
+
+    def with_values(self, values: torch.Tensor) -> SparseGraph:
+        """Same structure (and cached transpose structure), new values."""
+        return SparseGraph(self.crow, self.col, values, self.shape, self.symmetric, self._t_cache, self._row_cache)
+
+    def to(self, device: torch.device | str) -> SparseGraph:
+        t_cache = None if self._t_cache is None else tuple(x.to(device) for x in self._t_cache)
+        return SparseGraph(self.crow.to(device), self.col.to(device), self.values.to(device), self.shape,
+                           self.symmetric, t_cache)  # type: ignore[arg-type]
+
+    def degree(self, dim: int = 1) -> torch.Tensor:
+        """Weighted degree: row sums (``dim=1``) or column sums (``dim=0``)."""
+        if dim == 1:
+            return torch.zeros(self.shape[0], dtype=self.values.dtype, device=self.device).index_add(
+                0, self.row, self.values)
+        return torch.zeros(self.shape[1], dtype=self.values.dtype, device=self.device).index_add(
+            0, self.col, self.values)
+
+    # ---------------------------------------------------------------- transpose
+    def _transpose_structure(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(crow, col, perm) of Aᵀ, where Aᵀ's values are ``self.values[perm]``; computed once."""
+        if self._t_cache is None:
+            key = self.col * self.shape[0] + self.row
+            perm = torch.argsort(key, stable=True)
+            t_col = self.row[perm]
+            t_crow = torch.zeros(self.shape[1] + 1, dtype=torch.long, device=self.device)
+            t_crow[1:] = torch.cumsum(torch.bincount(self.col, minlength=self.shape[1]), 0)
+            self._t_cache = (t_crow, t_col, perm)
+        return self._t_cache
+
+    def t(self) -> SparseGraph:
+        if self.symmetric:
+            return self
+        t_crow, t_col, perm = self._transpose_structure()
+        t_row_perm = torch.argsort(perm)  # transpose of the transpose is the original
+        return SparseGraph(t_crow, t_col, self.values[perm], (self.shape[1], self.shape[0]), False,
+                           (self.crow, self.col, t_row_perm))
+
+    # ---------------------------------------------------------------- products and conversions
+    def csr(self, values: torch.Tensor | None = None) -> torch.Tensor:
+        v = self.values if values is None else values
+        return torch.sparse_csr_tensor(self.crow, self.col, v, self.shape, check_invariants=False)
+
+    def transposed_csr(self, values: torch.Tensor | None = None) -> torch.Tensor:
+        v = self.values if values is None else values
+        if self.symmetric:
+            return self.csr(v)
+        t_crow, t_col, perm = self._transpose_structure()
+        return torch.sparse_csr_tensor(t_crow, t_col, v[perm], (self.shape[1], self.shape[0]),
+                                       check_invariants=False)
+
+    def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 1:
+            return _SpMM.apply(self.values, x.unsqueeze(1), self).squeeze(1)
+        return _SpMM.apply(self.values, x, self)
+
+    def to_edge_index(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """PyG ``(edge_index, edge_weight)`` with ``edge_index[0]`` the row (source)."""
+        return torch.stack([self.row, self.col]), self.values
+
+    def to_pyg_edge_index(self):
+        """A PyG ``EdgeIndex`` sorted by row, with the sparse size set, plus the edge weights."""
+        from torch_geometric import EdgeIndex
+
+        ei = EdgeIndex(torch.stack([self.row, self.col]), sparse_size=self.shape, sort_order="row")
+        return ei, self.values
+
+    def to_torch_sparse(self, layout: torch.layout = torch.sparse_csr) -> torch.Tensor:
+        if layout == torch.sparse_csr:
+            return self.csr()
+        return torch.sparse_coo_tensor(torch.stack([self.row, self.col]), self.values, self.shape).coalesce()
+
+    def to_dense(self) -> torch.Tensor:
+        """Dense copy: for tests and small graphs only."""
+        return self.csr().to_dense()
+
+
+class _SpMM(torch.autograd.Function):
+    """``A @ x`` with A in CSR; backward uses the cached transpose (no re-transposition)."""
+
+    @staticmethod
+    def forward(ctx, values: torch.Tensor, x: torch.Tensor, graph: SparseGraph) -> torch.Tensor:
+        ctx.graph = graph
+        ctx.save_for_backward(values, x)
+        return torch.sparse.mm(graph.csr(values.detach()), x.detach()) if graph.nnz else x.new_zeros(
+            graph.shape[0], x.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        values, x = ctx.saved_tensors
+        graph: SparseGraph = ctx.graph
+        grad_values = grad_x = None
+        grad_out = grad_out.contiguous()
+        if ctx.needs_input_grad[1]:
+            grad_x = torch.sparse.mm(graph.transposed_csr(values.detach()), grad_out) if graph.nnz else \
+                torch.zeros_like(x)
+        if ctx.needs_input_grad[0]:
+            grad_values = (grad_out[graph.row] * x[graph.col]).sum(-1)
+        return grad_values, grad_x, None

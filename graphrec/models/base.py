@@ -1,0 +1,60 @@
+"""The ``Recommender`` contract every model implements.
+
+A model is configured by ``conf/model/<name>.yaml`` (``_target_`` + hyper-parameters) and built with
+``n_users``, ``n_items`` and, when its constructor accepts it, ``features`` (``{modality: [n_items, d]}``).
+It declares the graphs it consumes (``graph_specs``) instead of building them; the trainer builds them from
+the training split with the ``GraphStore`` and calls ``attach_graphs`` with them on the model's device.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from graphrec.graphs.sparse import SparseGraph
+from graphrec.graphs.store import GraphSpec
+
+
+class Recommender(nn.Module):
+    """Base class: ``loss(batch)``, ``score(users, items=None)``, optional ``embeddings()``."""
+
+    task: str = "ranking"  # or "ctr"
+    sampling: str = "pairwise"  # batches the trainer feeds: "pairwise" or "pointwise"
+
+    def __init__(self, n_users: int, n_items: int):
+        super().__init__()
+        self.n_users, self.n_items = int(n_users), int(n_items)
+        self.graphs: dict[str, SparseGraph] = {}
+
+    def graph_specs(self) -> dict[str, GraphSpec]:
+        """The graphs this model consumes, by name."""
+        return {}
+
+    def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
+        self.graphs = dict(graphs)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def score(self, users: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores ``[B, n_items]`` (``items=None``), ``[B]`` (items ``[B]``) or ``[B, M]`` (items ``[B, M]``).
+
+        The default uses ``embeddings()``: s_ui = ⟨e_u, e_i⟩.
+        """
+        emb = self.embeddings()
+        if emb is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement score() or embeddings()")
+        user_emb, item_emb = emb
+        u = user_emb[users]
+        if items is None:
+            return u @ item_emb.T
+        if items.dim() == 1:
+            return (u * item_emb[items]).sum(-1)
+        return torch.einsum("bd,bmd->bm", u, item_emb[items])
+
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Final (user, item) embeddings for dot-product models, so evaluation is one GEMM per block."""
+        return None
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -1,0 +1,164 @@
+"""The training loop: epochs of sampled batches, validation, early stopping, checkpoints and resume.
+
+- Early stopping and model selection look at ``valid_metric`` on the validation split only;
+  the test split is evaluated once, by the caller, at the best checkpoint.
+- ``checkpoints/best.pt`` (model at the best validation epoch) and ``checkpoints/last.pt`` (model, optimiser,
+  sampler and RNG states, early-stopping state, history) are written atomically after every epoch, so an
+  interrupted run resumed from ``last.pt`` continues to the same result as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from graphrec.data.sampler import TrainingBatches
+from graphrec.models.base import Recommender
+from graphrec.training.checkpoint import load_checkpoint, save_checkpoint
+from graphrec.training.loggers import Logger
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 1000
+    batch_size: int = 2048
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    n_neg: int = 1
+    eval_every: int = 1
+    patience: int = 20
+    min_epochs: int = 0
+    grad_clip: float | None = None
+    progress: bool = True
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # epochs completed
+    best_epoch: int = -1
+    best_score: float = -math.inf
+    best_valid: dict[str, float] = field(default_factory=dict)
+    bad_evals: int = 0
+    stopped_early: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_seconds: list[float] = field(default_factory=list)
+    eval_seconds: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Trainer:
+    """Fits ``model`` on ``batches``; ``validate(model) -> metrics`` is called every ``eval_every`` epochs."""
+
+    def __init__(self, model: Recommender, batches: TrainingBatches, config: TrainerConfig,
+                 validate: Callable[[Recommender], dict[str, float]] | None, valid_metric: str,
+                 checkpoint_dir: str | Path, logger: Logger, seed: int = 0, extra_state: dict | None = None,
+                 on_epoch_end: Callable[[TrainState], None] | None = None):
+        self.model, self.batches, self.cfg = model, batches, config
+        self.validate, self.valid_metric = validate, valid_metric
+        self.ckpt_dir = Path(checkpoint_dir)
+        self.logger, self.extra_state, self.on_epoch_end = logger, dict(extra_state or {}), on_epoch_end
+        self.device = next(model.parameters()).device
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.state = TrainState()
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def best_path(self) -> Path:
+        return self.ckpt_dir / "best.pt"
+
+    @property
+    def last_path(self) -> Path:
+        return self.ckpt_dir / "last.pt"
+
+    def _save_last(self) -> None:
+        save_checkpoint({
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "state": self.state.as_dict(), **self.extra_state}, self.last_path)
+
+    def _save_best(self) -> None:
+        save_checkpoint({"model": self.model.state_dict(), "epoch": self.state.best_epoch,
+                         "valid": self.state.best_valid, **self.extra_state}, self.best_path)
+
+    def resume(self, path: str | Path) -> None:
+        """Restore everything ``last.pt`` holds; training then continues after its last completed epoch."""
+        ckpt = load_checkpoint(path)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.generator.set_state(ckpt["generator"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        self.state = TrainState(**ckpt["state"])
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> TrainState:
+        st = self.state
+        has_valid = self.validate is not None
+        while st.epoch < self.cfg.epochs and not st.stopped_early:
+            epoch = st.epoch + 1
+            row: dict[str, Any] = {"epoch": epoch}
+            row.update(self._train_epoch(epoch))
+            if has_valid and (epoch % self.cfg.eval_every == 0 or epoch == self.cfg.epochs):
+                metrics = self.validate(self.model)
+                st.eval_seconds.append(metrics.pop("eval_s", 0.0))
+                row.update({f"valid/{k}": v for k, v in metrics.items() if "@" in k or k == "auc"})
+                score = metrics[self.valid_metric]
+                if score > st.best_score:
+                    st.best_score, st.best_epoch, st.bad_evals = score, epoch, 0
+                    st.best_valid = {k: v for k, v in metrics.items() if not k.startswith("n_users")}
+                    self._save_best()
+                else:
+                    st.bad_evals += 1
+                if st.bad_evals >= self.cfg.patience and epoch >= self.cfg.min_epochs:
+                    st.stopped_early = True
+            elif not has_valid:
+                st.best_epoch = epoch
+            st.epoch = epoch
+            st.history.append(row)
+            self.logger.log_epoch(row)
+            if not has_valid:
+                self._save_best()
+            self._save_last()
+            if self.on_epoch_end is not None:
+                self.on_epoch_end(st)
+        return st
+
+    def _train_epoch(self, epoch: int) -> dict[str, float]:
+        self.model.train()
+        start = time.perf_counter()
+        totals: dict[str, torch.Tensor] = {}
+        n_batches = 0
+        bar = tqdm(self.batches.epoch(self.generator), total=len(self.batches), desc=f"epoch {epoch}",
+                   leave=False, disable=None if self.cfg.progress else True)
+        for batch in bar:
+            batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+            out = self.model.loss(batch)
+            terms = out if isinstance(out, dict) else {"loss": out}
+            loss = sum(terms.values())
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {float(loss)} at epoch {epoch} ({ {k: float(v) for k, v in terms.items()} })")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+            self.optimizer.step()
+            n_batches += 1
+            for k, v in terms.items():
+                totals[k] = totals[k] + v.detach() if k in totals else v.detach()
+        means = {k: float(v) / max(n_batches, 1) for k, v in totals.items()}
+        seconds = time.perf_counter() - start
+        self.state.train_seconds.append(seconds)
+        row = {"loss": sum(means.values())}
+        if len(means) > 1:
+            row.update({f"loss/{k}": v for k, v in means.items()})
+        row["train_s"] = seconds
+        return row
