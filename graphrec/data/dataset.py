@@ -123,7 +123,7 @@ def validate(ds: Dataset, where: str) -> Dataset:
             raise DataError(f"{where}: category '{name}' has {cat.shape[0]} rows, expected {ds.n_items} items")
     if ds.tags:
         ds.tags["item"] = _as_ids(ds.tags["item"], ds.n_items, f"{where}: tag item ids")
-    return _deduplicate(ds, where)
+    return _canonical_order(_deduplicate(ds, where))
 
 
 def check_features(feat: np.ndarray, n_items: int, what: str) -> np.ndarray:
@@ -173,6 +173,19 @@ def _deduplicate(ds: Dataset, where: str) -> Dataset:
             value = getattr(ds, attr)
             if value is not None:
                 setattr(ds, attr, value[keep])
+    return ds
+
+
+def _canonical_order(ds: Dataset) -> Dataset:
+    """Sort interactions by user, then timestamp (when present), then item: one order per content."""
+    keys = (ds.item,) + ((ds.timestamp,) if ds.timestamp is not None else ()) + (ds.user,)
+    order = np.lexsort(keys)
+    if not np.array_equal(order, np.arange(order.size)):
+        ds.user, ds.item = ds.user[order], ds.item[order]
+        for attr in ("timestamp", "rating", "split"):
+            value = getattr(ds, attr)
+            if value is not None:
+                setattr(ds, attr, value[order])
     return ds
 
 

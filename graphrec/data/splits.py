@@ -66,7 +66,7 @@ def make_split(ds: Dataset, protocol: str = "auto", ratios=(0.8, 0.1, 0.1), seed
         labels = _cut(np.argsort(ds.timestamp, kind="stable"), ratios)
     split = Split(*(np.flatnonzero(labels == i) for i in range(3)), protocol=protocol)
     for i, name in enumerate(SPLIT_NAMES):
-        needed = protocol in ("fixed", "loo") and name != "valid" or ratios[i] > 0
+        needed = name != "valid" if protocol == "fixed" else (ratios[i] > 0 or name == "test")
         if needed and split.part(name).size == 0:
             raise DataError(f"dataset '{ds.name}': the {name} split is empty (eval.split={protocol})")
     return split

@@ -1,0 +1,6 @@
+"""Importers from published dataset layouts to the canonical dataset. Each module has
+``load(source: Path, name: str, features: dict[str, str] | None) -> Dataset``."""
+
+from graphrec.data.formats import diffmm, mmgcn, mmrec, movielens
+
+FORMATS = {"diffmm": diffmm.load, "mmgcn": mmgcn.load, "mmrec": mmrec.load, "movielens": movielens.load}

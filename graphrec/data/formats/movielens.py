@@ -1,0 +1,112 @@
+"""MovieLens: ML-100K (``u.data``, ``u.item``), ML-1M (``ratings.dat``, ``movies.dat``) and ml-latest
+(``ratings.csv``, ``movies.csv``, ``tags.csv``).
+
+Every rating is one implicit interaction (the rating is kept). Raw ids are mapped to 0..n-1 in ascending
+order; items are all movies of the movie file (plus any rated movie missing from it). Kept as side info:
+timestamps, titles (``extra.title``), genres as a multi-hot matrix (``extra.genres`` with
+``extra.genre_names``) and, for ml-latest, free-text tags (``tag.item``/``tag.tag`` with ``extra.tag_names``).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from graphrec.data.dataset import Dataset
+from graphrec.data.formats.legacy_io import numeric_column, read_table
+from graphrec.errors import DataError
+
+ML100K_GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
+                 "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
+                 "War", "Western"]
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    if not rows:
+        raise DataError(f"{path}: empty file")
+    head, body = rows[0], rows[1:]
+    for i, row in enumerate(body, start=2):
+        if len(row) != len(head):
+            raise DataError(f"{path}: line {i} has {len(row)} fields, expected {len(head)} (truncated or malformed?)")
+    return head, body
+
+
+def _multi_hot(genre_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    names = sorted({g for gl in genre_lists for g in gl})
+    index = {g: i for i, g in enumerate(names)}
+    out = np.zeros((len(genre_lists), len(names)), dtype=np.int8)
+    for row, gl in enumerate(genre_lists):
+        out[row, [index[g] for g in gl]] = 1
+    return out, np.array(names)
+
+
+def _ratings_and_movies(source: Path):
+    if (source / "u.data").is_file():
+        path = source / "u.data"
+        _, rows = read_table(path, "\t", n_cols=4)
+        cols = [numeric_column(rows, c, path) for c in range(4)]
+        item_path = source / "u.item"
+        _, movies = read_table(item_path, "|", n_cols=24, encoding="latin-1")
+        movie_ids = numeric_column(movies, 0, item_path)
+        titles = [m[1] for m in movies]
+        genres = [[ML100K_GENRES[g] for g in range(19) if m[5 + g] == "1"] for m in movies]
+        return "ml-100k", cols, movie_ids, titles, genres, None
+    if (source / "ratings.dat").is_file():
+        path = source / "ratings.dat"
+        _, rows = read_table(path, "::", n_cols=4, encoding="latin-1")
+        cols = [numeric_column(rows, c, path) for c in range(4)]
+        item_path = source / "movies.dat"
+        _, movies = read_table(item_path, "::", n_cols=3, encoding="latin-1")
+        return "ml-1m", cols, numeric_column(movies, 0, item_path), [m[1] for m in movies], \
+            [m[2].split("|") for m in movies], None
+    if (source / "ratings.csv").is_file():
+        path = source / "ratings.csv"
+        head, rows = _read_csv(path)
+        idx = [head.index(c) if c in head else None for c in ("userId", "movieId", "rating", "timestamp")]
+        if None in idx:
+            raise DataError(f"{path}: expected columns userId, movieId, rating, timestamp (found {head})")
+        cols = [numeric_column(rows, c, path, first_line=2) for c in idx]
+        cols[2] = numeric_column(rows, idx[2], path, np.float64, 2)
+        mhead, movies = _read_csv(source / "movies.csv")
+        ids = numeric_column(movies, mhead.index("movieId"), source / "movies.csv", first_line=2)
+        genres = [[] if m[mhead.index("genres")] == "(no genres listed)" else m[mhead.index("genres")].split("|")
+                  for m in movies]
+        tags = _read_csv(source / "tags.csv") if (source / "tags.csv").is_file() else None
+        return "ml-latest", cols, ids, [m[mhead.index("title")] for m in movies], genres, tags
+    raise DataError(f"{source}: no MovieLens ratings file (u.data, ratings.dat or ratings.csv)")
+
+
+def load(source: Path, name: str, features: dict[str, str] | None = None) -> Dataset:
+    variant, (raw_user, raw_item, rating, timestamp), movie_ids, titles, genres, tags = _ratings_and_movies(source)
+    if raw_user.size == 0:
+        raise DataError(f"{source}: no ratings")
+    user_ids, user = np.unique(raw_user, return_inverse=True)
+    item_ids = np.unique(np.concatenate([movie_ids, raw_item]))
+    item = np.searchsorted(item_ids, raw_item)
+    movie_row = {int(m): r for r, m in enumerate(movie_ids)}
+    order = [movie_row.get(int(i)) for i in item_ids]
+    genre_lists = [genres[r] if r is not None else [] for r in order]
+    multi_hot, genre_names = _multi_hot(genre_lists)
+    extras = {"title": np.array([titles[r] if r is not None else "" for r in order]),
+              "genres": multi_hot, "genre_names": genre_names}
+    tag_group = {}
+    if tags is not None:
+        head, rows = tags
+        t_items = numeric_column(rows, head.index("movieId"), source / "tags.csv", first_line=2)
+        t_text = [r[head.index("tag")].strip().lower() for r in rows]
+        names, t_ids = np.unique(np.array(t_text), return_inverse=True)
+        known = np.isin(t_items, item_ids)
+        tag_group = {"item": np.searchsorted(item_ids, t_items[known]), "tag": t_ids[known].astype(np.int64)}
+        extras["tag_names"] = names
+    return Dataset(name=name, n_users=int(user_ids.size), n_items=int(item_ids.size), user=user.astype(np.int64),
+                   item=item.astype(np.int64), rating=rating.astype(np.float32), timestamp=timestamp,
+                   tags=tag_group, extras=extras,
+                   raw={"user_id": user_ids.astype(str), "item_id": item_ids.astype(str)},
+                   source={"format": "movielens", "variant": variant, "path": str(source)})
