@@ -25,6 +25,11 @@ class _RestrictedUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"refusing to load builtins.{name}")
         if not module.startswith(_ALLOWED_MODULES):
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        if module.startswith("scipy.sparse"):  # old pickles name private submodules (scipy.sparse.coo)
+            import scipy.sparse
+
+            if hasattr(scipy.sparse, name):
+                return getattr(scipy.sparse, name)
         return super().find_class(module, name)
 
 

@@ -1,0 +1,110 @@
+"""SparseGraph: products and gradients against dense references; conversions to PyG; normalisations."""
+
+import pytest
+import torch
+
+from graphrec.graphs.bipartite import bipartite_graph
+from graphrec.graphs.normalize import add_self_loops, normalize
+from graphrec.graphs.sparse import SparseGraph
+
+
+def random_graph(n_rows=9, n_cols=7, nnz=25, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    row = torch.randint(0, n_rows, (nnz,), generator=g)
+    col = torch.randint(0, n_cols, (nnz,), generator=g)
+    row[0] = 0  # keep row n_rows-1 possibly empty, but ensure some structure
+    val = torch.rand(nnz, generator=g, dtype=dtype)
+    return SparseGraph.from_coo(row, col, val, (n_rows, n_cols)), (row, col, val)
+
+
+def dense_of(row, col, val, shape):
+    d = torch.zeros(shape, dtype=val.dtype)
+    d.index_put_((row, col), val, accumulate=True)
+    return d
+
+
+def test_from_coo_sums_duplicates_and_matches_dense():
+    graph, (row, col, val) = random_graph()
+    assert torch.allclose(graph.to_dense(), dense_of(row, col, val, (9, 7)))
+    x = torch.randn(7, 4, dtype=torch.float64)
+    assert torch.allclose(graph @ x, dense_of(row, col, val, (9, 7)) @ x)
+
+
+def test_transpose_is_cached_and_correct():
+    graph, (row, col, val) = random_graph()
+    assert torch.allclose(graph.t().to_dense(), dense_of(row, col, val, (9, 7)).T)
+    assert torch.allclose(graph.t().t().to_dense(), graph.to_dense())
+    first = graph._transpose_structure()
+    assert graph._transpose_structure() is first
+
+
+def test_spmm_gradcheck_features_and_values():
+    graph, _ = random_graph()
+    x = torch.randn(7, 3, dtype=torch.float64, requires_grad=True)
+    values = graph.values.clone().requires_grad_(True)
+    fn = lambda v, x_: graph.with_values(v) @ x_
+    assert torch.autograd.gradcheck(fn, (values, x))
+
+
+def test_backward_matches_dense_product():
+    graph, (row, col, val) = random_graph(dtype=torch.float32)
+    x = torch.randn(7, 5, requires_grad=True)
+    (graph @ x).pow(2).sum().backward()
+    x2 = x.detach().clone().requires_grad_(True)
+    (dense_of(row, col, val, (9, 7)) @ x2).pow(2).sum().backward()
+    assert torch.allclose(x.grad, x2.grad, atol=1e-5)
+
+
+def test_symmetric_backward_reuses_matrix():
+    user, item = torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 2])
+    graph = bipartite_graph(user, item, 3, 3)
+    assert graph.symmetric and torch.allclose(graph.to_dense(), graph.to_dense().T)
+    x = torch.randn(6, 4, dtype=torch.float32, requires_grad=True)
+    (graph @ x).sum().backward()
+    assert torch.allclose(x.grad, graph.to_dense().T @ torch.ones(6, 4))
+    assert graph._t_cache is None  # never transposed
+
+
+def test_bipartite_normalisation_matches_dense_formula():
+    user, item = torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([0, 1, 1, 0, 2, 3])
+    a = torch.zeros(7, 7)
+    a[user, item + 3] = 1
+    a[item + 3, user] = 1
+    d = a.sum(1)
+    expected = a / torch.sqrt(d[:, None] * d[None, :])
+    assert torch.allclose(bipartite_graph(user, item, 3, 4).to_dense(), expected)
+    plus = normalize(SparseGraph.from_torch_sparse(a.to_sparse()), "plus_one").to_dense()
+    assert torch.allclose(plus, a / torch.sqrt((d[:, None] + 1) * (d[None, :] + 1)))
+    row = normalize(SparseGraph.from_torch_sparse(a.to_sparse()), "row").to_dense()
+    assert torch.allclose(row.sum(1), torch.ones(7))
+
+
+def test_learnable_self_loop_weight_gets_gradient():
+    graph, _ = random_graph(7, 7, 20)
+    w = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    looped = add_self_loops(graph, w)
+    assert torch.allclose(looped.to_dense(), graph.to_dense() + 0.5 * torch.eye(7, dtype=torch.float64))
+    (looped @ torch.ones(7, 1, dtype=torch.float64)).sum().backward()
+    assert w.grad is not None and w.grad.item() == pytest.approx(7.0)
+
+
+def test_pyg_round_trip_and_layers():
+    from torch_geometric.nn import GCNConv, LGConv
+    from torch_geometric.utils import softmax
+
+    graph, _ = random_graph(8, 8, 30, dtype=torch.float32)
+    edge_index, weight = graph.to_edge_index()
+    back = SparseGraph.from_edge_index(edge_index, weight, 8)
+    assert torch.allclose(back.to_dense(), graph.to_dense())
+    ei, w = graph.to_pyg_edge_index()
+    assert ei.sparse_size() == (8, 8)
+    x = torch.randn(8, 4)
+    # LGConv without normalisation aggregates x_j over edges j -> i (PyG: source row 0 -> target row 1)
+    out = LGConv(normalize=False)(x, edge_index, weight)
+    assert torch.allclose(out, graph.t() @ x, atol=1e-5)
+    assert GCNConv(4, 3)(x, edge_index, weight).shape == (8, 3)
+    att = softmax(torch.randn(graph.nnz), graph.row, num_nodes=8)
+    sums = torch.zeros(8).index_add(0, graph.row, att)
+    assert torch.allclose(sums[graph.degree(1) > 0], torch.ones(int((graph.degree(1) > 0).sum())), atol=1e-5)
+    assert torch.allclose(SparseGraph.from_torch_sparse(graph.to_torch_sparse(torch.sparse_coo)).to_dense(),
+                          graph.to_dense())
