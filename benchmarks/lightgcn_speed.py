@@ -1,0 +1,99 @@
+"""LightGCN training and evaluation speed on TikTok (batch 2048, 3 layers, d=64).
+
+Prints the median seconds per training epoch (negative sampling included), the median seconds per
+full-ranking pass over the validation users, and the peak RSS of the process, with the command line.
+
+    python benchmarks/lightgcn_speed.py [--epochs 7] [--evals 7] [--device cpu]
+
+Needs the prepared dataset 'tiktok' in $GRAPHREC_DATA, or ../shared/datasets/tiktok-mmssl (prepared into a
+temporary data root on the fly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+
+from graphrec.cli import conf_dir
+from graphrec.data.dataset import data_root
+from graphrec.data.sampler import InteractionIndex, NegativeSampler, TrainingBatches
+from graphrec.experiment import build_experiment
+from graphrec.training.trainer import Trainer, TrainerConfig
+from graphrec.training.loggers import LoggerGroup
+
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "tiktok-mmssl" / "diffmm_format"
+
+
+def tiktok_root() -> str:
+    if (data_root() / "tiktok" / "meta.json").is_file():
+        return str(data_root())
+    if not SHARED.is_dir():
+        sys.exit(f"no prepared 'tiktok' in {data_root()} and no {SHARED}")
+    from graphrec.data.cli import prepare
+
+    root = tempfile.mkdtemp(prefix="graphrec-bench-")
+    prepare("diffmm", SHARED, "tiktok", root)
+    return root
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--epochs", type=int, default=7)
+    p.add_argument("--evals", type=int, default=7)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--model", default="lightgcn")
+    p.add_argument("--layers", type=int, default=3)
+    args = p.parse_args()
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        overrides = [f"dataset=tiktok", f"model={args.model}", f"device={args.device}", f"data_root={tiktok_root()}",
+                     "trainer.batch_size=2048", "trainer.progress=false"]
+        if args.model == "lightgcn":
+            overrides += [f"model.n_layers={args.layers}", "model.embedding_dim=64"]
+        cfg = compose("config", overrides=overrides)
+    exp = build_experiment(cfg)
+    u, i = exp.train_pairs
+    batches = TrainingBatches(u, i, NegativeSampler(InteractionIndex(u, i, exp.dataset.n_users, exp.dataset.n_items)),
+                              2048)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(exp.model, batches, TrainerConfig(epochs=1, progress=False), None, "recall@20", tmp,
+                          LoggerGroup([]))
+        sync = torch.cuda.synchronize if exp.device.type == "cuda" else (lambda: None)
+        trainer._train_epoch(0)  # warm-up
+        epoch_s = []
+        for e in range(args.epochs):
+            sync()
+            start = time.perf_counter()
+            trainer._train_epoch(e + 1)
+            sync()
+            epoch_s.append(time.perf_counter() - start)
+    exp.evaluate("valid")  # warm-up
+    eval_s = []
+    for _ in range(args.evals):
+        sync()
+        start = time.perf_counter()
+        metrics = exp.evaluate("valid")
+        sync()
+        eval_s.append(time.perf_counter() - start)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"command: python {' '.join(sys.argv)}")
+    print(f"device: {exp.device}, threads: {torch.get_num_threads()}, model: {args.model}, "
+          f"train interactions: {u.numel():,}, batches/epoch: {len(batches)}, valid users: {metrics['n_users']:,}")
+    print(f"train epoch: median {statistics.median(epoch_s):.3f} s  (runs: {', '.join(f'{s:.3f}' for s in epoch_s)})")
+    print(f"valid pass:  median {statistics.median(eval_s):.3f} s  (runs: {', '.join(f'{s:.3f}' for s in eval_s)})")
+    print(f"peak RSS:    {peak_mb:.0f} MB")
+    if exp.device.type == "cuda":
+        print(f"peak CUDA memory: {torch.cuda.max_memory_allocated() / 2**20:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
