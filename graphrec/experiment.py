@@ -17,11 +17,12 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from graphrec.data.dataset import Dataset, load_dataset
-from graphrec.data.sampler import InteractionIndex, NegativeSampler
+from graphrec.data.interactions import InteractionIndex
+from graphrec.data.sampler import NegativeSampler
 from graphrec.data.splits import Split, make_split
 from graphrec.data.synthetic import generate_world
 from graphrec.errors import ConfigError, DataError
-from graphrec.evaluation.full_ranking import FullRankingEvaluator, UserItemCSR
+from graphrec.evaluation.full_ranking import FullRankingEvaluator
 from graphrec.evaluation.sampled import SampledEvaluator
 from graphrec.graphs.store import GraphStore, TrainingGraphInput
 from graphrec.models.base import Recommender
@@ -84,7 +85,7 @@ class Experiment:
     device: torch.device
     model: Recommender
     parts: dict[str, tuple[torch.Tensor, torch.Tensor]]
-    csr: dict[str, UserItemCSR]
+    csr: dict[str, InteractionIndex]
     graph_build_s: float
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -130,7 +131,7 @@ def build_experiment(cfg: DictConfig) -> Experiment:
         idx = split.part(name)
         u, i = torch.from_numpy(ds.user[idx]), torch.from_numpy(ds.item[idx])
         parts[name] = (u, i)
-        csr[name] = UserItemCSR(u, i, ds.n_users, ds.n_items)
+        csr[name] = InteractionIndex(u, i, ds.n_users, ds.n_items)
     start = time.perf_counter()
     train_u, train_i = parts["train"]
     store = GraphStore(TrainingGraphInput(train_u, train_i, ds.n_users, ds.n_items,

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from graphrec.evaluation.full_ranking import FullRankingEvaluator, UserItemCSR
+from graphrec.data.interactions import InteractionIndex
+from graphrec.evaluation.full_ranking import FullRankingEvaluator
 from graphrec.evaluation.metrics import auc_from_scores, ranking_metrics
 from graphrec.models.base import Recommender
 
@@ -86,7 +87,7 @@ def test_full_ranking_matches_brute_force(seed):
     pairs = sorted(pairs)
     rng.shuffle(pairs)
     train, target = pairs[: len(pairs) * 2 // 3], pairs[len(pairs) * 2 // 3:]
-    to_csr = lambda p: UserItemCSR(torch.tensor([a for a, _ in p]), torch.tensor([b for _, b in p]), n_users, n_items)
+    to_csr = lambda p: InteractionIndex(torch.tensor([a for a, _ in p]), torch.tensor([b for _, b in p]), n_users, n_items)
     evaluator = FullRankingEvaluator([f"recall@{k}", f"ndcg@{k}", f"precision@{k}", "auc"], block_size=7)
     got = evaluator.evaluate(FixedScores(scores), to_csr(target), [to_csr(train)])
     ref = brute_force(scores.numpy(), train, target, k)
@@ -98,7 +99,7 @@ def test_full_ranking_matches_brute_force(seed):
 
 def test_masked_items_never_recommended():
     scores = torch.tensor([[10.0, 9.0, 1.0, 0.0]])
-    train = UserItemCSR(torch.tensor([0, 0]), torch.tensor([0, 1]), 1, 4)
-    target = UserItemCSR(torch.tensor([0]), torch.tensor([2]), 1, 4)
+    train = InteractionIndex(torch.tensor([0, 0]), torch.tensor([0, 1]), 1, 4)
+    target = InteractionIndex(torch.tensor([0]), torch.tensor([2]), 1, 4)
     got = FullRankingEvaluator(["hit@1"]).evaluate(FixedScores(scores), target, [train])
     assert got["hit@1"] == 1.0  # items 0 and 1 masked with -inf, so item 2 ranks first

@@ -11,23 +11,10 @@ from collections.abc import Iterator
 
 import torch
 
+from graphrec.data.interactions import InteractionIndex
 from graphrec.errors import DataError
 
-
-class InteractionIndex:
-    """Sorted ``user * n_items + item`` keys supporting vectorised membership tests."""
-
-    def __init__(self, user: torch.Tensor, item: torch.Tensor, n_users: int, n_items: int):
-        self.n_users, self.n_items = n_users, n_items
-        self.keys = torch.unique(user.long() * n_items + item.long())  # sorted
-        self.degree = torch.bincount(self.keys // n_items, minlength=n_users)
-
-    def contains(self, user: torch.Tensor, item: torch.Tensor) -> torch.Tensor:
-        query = user.long() * self.n_items + item.long()
-        if self.keys.numel() == 0:
-            return torch.zeros_like(query, dtype=torch.bool)
-        pos = torch.searchsorted(self.keys, query).clamp_(max=self.keys.numel() - 1)
-        return self.keys[pos] == query
+__all__ = ["InteractionIndex", "NegativeSampler", "TrainingBatches"]
 
 
 class NegativeSampler:
@@ -56,9 +43,7 @@ class NegativeSampler:
         for flat in torch.nonzero(bad.any(dim=1)).flatten().tolist():
             u = int(users[flat, 0])
             allowed = torch.ones(self.index.n_items, dtype=torch.bool)
-            lo = torch.searchsorted(self.index.keys, torch.tensor(u * self.index.n_items))
-            hi = torch.searchsorted(self.index.keys, torch.tensor((u + 1) * self.index.n_items))
-            allowed[self.index.keys[lo:hi] - u * self.index.n_items] = False
+            allowed[self.index.user_items(u)] = False
             cand = torch.nonzero(allowed).flatten()
             pick = cand[torch.randint(cand.numel(), (int(bad[flat].sum()),), generator=generator)]
             neg[flat, bad[flat]] = pick

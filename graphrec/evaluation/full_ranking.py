@@ -11,36 +11,9 @@ import time
 
 import torch
 
+from graphrec.data.interactions import InteractionIndex
 from graphrec.evaluation.metrics import auc_from_scores, parse_metric, ranking_metrics
 from graphrec.models.base import Recommender
-
-
-class UserItemCSR:
-    """Per-user item lists in CSR form (torch), for masks and targets."""
-
-    def __init__(self, user: torch.Tensor, item: torch.Tensor, n_users: int, n_items: int):
-        key = torch.unique(user.long() * n_items + item.long())
-        self.n_users, self.n_items = n_users, n_items
-        self.indices = key % n_items
-        self.indptr = torch.zeros(n_users + 1, dtype=torch.long)
-        self.indptr[1:] = torch.cumsum(torch.bincount(key // n_items, minlength=n_users), 0)
-
-    def counts(self) -> torch.Tensor:
-        return self.indptr[1:] - self.indptr[:-1]
-
-    def gather(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(row position within ``users``, item) of every stored entry of those users."""
-        starts, ends = self.indptr[users], self.indptr[users + 1]
-        counts = ends - starts
-        rows = torch.repeat_interleave(torch.arange(users.numel()), counts)
-        offsets = torch.arange(int(counts.sum())) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
-        return rows, self.indices[starts[rows] + offsets]
-
-    def dense_rows(self, users: torch.Tensor, device: torch.device) -> torch.Tensor:
-        rows, cols = self.gather(users)
-        out = torch.zeros(users.numel(), self.n_items, dtype=torch.bool, device=device)
-        out[rows.to(device), cols.to(device)] = True
-        return out
 
 
 class FullRankingEvaluator:
@@ -55,7 +28,7 @@ class FullRankingEvaluator:
         self.block_size, self.max_block_elements = block_size, max_block_elements
 
     @torch.no_grad()
-    def evaluate(self, model: Recommender, target: UserItemCSR, mask: list[UserItemCSR]) -> dict[str, float]:
+    def evaluate(self, model: Recommender, target: InteractionIndex, mask: list[InteractionIndex]) -> dict[str, float]:
         start = time.perf_counter()
         was_training = model.training
         model.eval()
@@ -70,19 +43,16 @@ class FullRankingEvaluator:
             ub_dev = ub.to(device)
             scores = emb[0][ub_dev] @ emb[1].T if emb is not None else model.score(ub_dev)
             scores = scores.float()
-            excluded = torch.zeros_like(scores, dtype=torch.bool)
-            for m in mask:
+            for m in mask:  # in place: the score block is ours
                 rows, cols = m.gather(ub)
-                excluded[rows.to(device), cols.to(device)] = True
-            scores = scores.masked_fill(excluded, float("-inf"))
-            positive = target.dense_rows(ub, device)
-            n_pos = positive.sum(1)
+                scores[rows.to(device), cols.to(device)] = float("-inf")
+            n_pos = target.counts()[ub].to(device)
             values = {}
             if self.ks:
                 top = scores.topk(max_k, dim=1).indices
-                values.update(ranking_metrics(positive.gather(1, top), n_pos, self.ks, self.names))
+                values.update(ranking_metrics(target.contains(ub_dev.unsqueeze(1), top), n_pos, self.ks, self.names))
             if self.with_auc:
-                values["auc"] = auc_from_scores(scores, positive, ~excluded)
+                values["auc"] = auc_from_scores(scores, target.dense_rows(ub, device), scores > float("-inf"))
             for key, v in values.items():
                 sums[key] = sums.get(key, 0.0) + float(v.double().sum())
         n = max(users.numel(), 1)

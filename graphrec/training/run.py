@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from graphrec.data.sampler import InteractionIndex, NegativeSampler, TrainingBatches
+from graphrec.data.sampler import NegativeSampler, TrainingBatches
 from graphrec.errors import ConfigError, GraphrecError
 from graphrec.experiment import build_experiment
 from graphrec.training.checkpoint import load_checkpoint, write_json
@@ -90,7 +90,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = Non
     exp = build_experiment(cfg)
     model, tcfg = exp.model, cfg.trainer
     train_u, train_i = exp.train_pairs
-    sampler = NegativeSampler(InteractionIndex(train_u, train_i, exp.dataset.n_users, exp.dataset.n_items))
+    sampler = NegativeSampler(exp.csr["train"])
     batches = TrainingBatches(train_u, train_i, sampler, int(tcfg.batch_size), int(tcfg.n_neg), model.sampling)
     trainer_cfg = TrainerConfig(**{k: v for k, v in OmegaConf.to_container(tcfg, resolve=True).items()
                                    if k in TrainerConfig.__dataclass_fields__})
