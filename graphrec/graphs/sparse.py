@@ -27,6 +27,7 @@ class SparseGraph:
     symmetric: bool = False
     _t_cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
     _row_cache: torch.Tensor | None = field(default=None, repr=False)
+    _index32: dict = field(default_factory=dict, repr=False)  # int32 CSR indices for the native kernel
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -93,7 +94,8 @@ class SparseGraph:
 
     def with_values(self, values: torch.Tensor) -> SparseGraph:
         """Same structure (and cached transpose structure), new values."""
-        return SparseGraph(self.crow, self.col, values, self.shape, self.symmetric, self._t_cache, self._row_cache)
+        return SparseGraph(self.crow, self.col, values, self.shape, self.symmetric, self._t_cache, self._row_cache,
+                           self._index32)
 
     def to(self, device: torch.device | str) -> SparseGraph:
         t_cache = None if self._t_cache is None else tuple(x.to(device) for x in self._t_cache)
@@ -129,17 +131,28 @@ class SparseGraph:
                            (self.crow, self.col, t_row_perm))
 
     # ---------------------------------------------------------------- products and conversions
+    def _kernel_index(self, key: str, crow: torch.Tensor, col: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Indices as int32 when they fit (MKL's CSR kernel would otherwise convert them on every call)."""
+        if self.nnz >= 2**31 or max(self.shape) >= 2**31:
+            return crow, col
+        cached = self._index32.get(key)
+        if cached is None or cached[0].device != crow.device:
+            cached = (crow.to(torch.int32), col.to(torch.int32))
+            self._index32[key] = cached
+        return cached
+
     def csr(self, values: torch.Tensor | None = None) -> torch.Tensor:
         v = self.values if values is None else values
-        return torch.sparse_csr_tensor(self.crow, self.col, v, self.shape, check_invariants=False)
+        crow, col = self._kernel_index("csr", self.crow, self.col)
+        return torch.sparse_csr_tensor(crow, col, v, self.shape, check_invariants=False)
 
     def transposed_csr(self, values: torch.Tensor | None = None) -> torch.Tensor:
         v = self.values if values is None else values
         if self.symmetric:
             return self.csr(v)
         t_crow, t_col, perm = self._transpose_structure()
-        return torch.sparse_csr_tensor(t_crow, t_col, v[perm], (self.shape[1], self.shape[0]),
-                                       check_invariants=False)
+        crow, col = self._kernel_index("t", t_crow, t_col)
+        return torch.sparse_csr_tensor(crow, col, v[perm], (self.shape[1], self.shape[0]), check_invariants=False)
 
     def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 1:

@@ -21,22 +21,22 @@ class LightGCN(Recommender):
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 64, n_layers: int = 3,
                  reg_weight: float = 1e-4):
         super().__init__(n_users, n_items)
-        self.user_emb = nn.Embedding(n_users, embedding_dim)
-        self.item_emb = nn.Embedding(n_items, embedding_dim)
-        nn.init.xavier_uniform_(self.user_emb.weight)
-        nn.init.xavier_uniform_(self.item_emb.weight)
+        # one table for users then items: the propagation input needs no concatenation per batch
+        self.embedding = nn.Parameter(torch.empty(n_users + n_items, embedding_dim))
+        nn.init.xavier_uniform_(self.embedding[:n_users])
+        nn.init.xavier_uniform_(self.embedding[n_users:])
         self.n_layers, self.reg_weight = n_layers, reg_weight
 
     def graph_specs(self) -> dict[str, GraphSpec]:
         return {"adj": GraphSpec("bipartite", {"norm": "symmetric"})}
 
     def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([self.user_emb.weight, self.item_emb.weight])
+        x = self.embedding
         out = x
         for _ in range(self.n_layers):
             x = self.graphs["adj"] @ x
             out = out + x
-        out = out / (self.n_layers + 1)
+        out = out * (1.0 / (self.n_layers + 1))
         return out[: self.n_users], out[self.n_users:]
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,6 +47,7 @@ class LightGCN(Recommender):
         u, i, j = users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
         pos = (u * i).sum(-1)
         neg = (u.unsqueeze(1) * j).sum(-1) if j.dim() == 3 else (u * j).sum(-1)
-        reg = l2_regularization(self.user_emb(batch["user"]), self.item_emb(batch["pos"]),
-                                self.item_emb(batch["neg"]), batch_size=u.shape[0])
+        ego_items = self.embedding[self.n_users:]
+        reg = l2_regularization(self.embedding[batch["user"]], ego_items[batch["pos"]], ego_items[batch["neg"]],
+                                batch_size=u.shape[0])
         return {"bpr": bpr_loss(pos, neg), "reg": self.reg_weight * reg}
