@@ -22,6 +22,8 @@ commands:
   recommend checkpoint=<path> users=[..] k=<k> [format=json] [exclude=train|train+valid|all]
   data prepare <format> <source> --name <name>   import a dataset (formats: mmrec, mmgcn, diffmm, movielens)
   data list | data info <name>           prepared datasets in $GRAPHREC_DATA
+  graphs info dataset=<name> graph=<kind> [graph.<param>=<v>]   build one graph, print its statistics
+                                         (kinds: bipartite, cointeraction, knn, surfing)
 """
 
 
@@ -137,8 +139,12 @@ def main(argv: list[str] | None = None) -> None:
             from graphrec.data.cli import data_main
 
             data_main(rest)
+        elif verb == "graphs":
+            from graphrec.graphs.cli import graphs_main
+
+            graphs_main(rest, conf_dir())
         else:
-            _fail(f"unknown command '{verb}' (choose from train, evaluate, recommend, data)")
+            _fail(f"unknown command '{verb}' (choose from train, evaluate, recommend, data, graphs)")
     except GraphrecError as exc:
         _fail(str(exc))
 

@@ -16,7 +16,7 @@ import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
-from graphrec.data.dataset import Dataset, load_dataset
+from graphrec.data.dataset import Dataset, data_root, load_dataset
 from graphrec.data.interactions import InteractionIndex
 from graphrec.data.sampler import NegativeSampler
 from graphrec.data.splits import Split, make_split
@@ -134,8 +134,8 @@ def build_experiment(cfg: DictConfig) -> Experiment:
         csr[name] = InteractionIndex(u, i, ds.n_users, ds.n_items)
     start = time.perf_counter()
     train_u, train_i = parts["train"]
-    store = GraphStore(TrainingGraphInput(train_u, train_i, ds.n_users, ds.n_items,
-                                          {m: f.to(device) for m, f in features.items()}))
+    cache = data_root(cfg.get("data_root")) / ".graphs" if cfg.get("graph_cache", True) else None
+    store = GraphStore(TrainingGraphInput(train_u, train_i, ds.n_users, ds.n_items, features), cache)
     model.attach_graphs(store.build(model.graph_specs(), device))
     graph_build_s = time.perf_counter() - start
     return Experiment(cfg, ds, split, device, model, parts, csr, graph_build_s)

@@ -1,0 +1,212 @@
+"""Every builder equals a dense reference on small random inputs; graphs see the training split only;
+bad inputs give clear errors or documented warnings; the cache rebuilds only when an input changes."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from graphrec.errors import DataError
+from graphrec.graphs.cointeraction import cointeraction_graph
+from graphrec.graphs.knn import WeightedCosineKNN, knn_graph
+from graphrec.graphs.sparse import SparseGraph
+from graphrec.graphs.store import GraphSpec, GraphStore, TrainingGraphInput
+from graphrec.graphs.surfing import surfing_graph
+
+
+def random_interactions(n_users=30, n_items=20, n=200, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, n_users, (n,), generator=g), torch.randint(0, n_items, (n,), generator=g)
+
+
+def dense_topk_rows(m: torch.Tensor, k):
+    """Keep each row's k largest entries (ties: smaller column), zero elsewhere."""
+    out = torch.zeros_like(m)
+    for i in range(m.shape[0]):
+        nz = [(float(m[i, j]), j) for j in range(m.shape[1]) if m[i, j] != 0]
+        for v, j in sorted(nz, key=lambda t: (-t[0], t[1]))[:k]:
+            out[i, j] = v
+    return out
+
+
+@pytest.mark.parametrize("min_users,top_k", [(1, None), (2, None), (3, None), (2, 3)])
+def test_cointeraction_matches_dense(min_users, top_k):
+    user, item = random_interactions()
+    r = torch.zeros(30, 20)
+    r[user, item] = 1
+    c = r.T @ r
+    c.fill_diagonal_(0)
+    c[c < min_users] = 0
+    if top_k is not None:
+        c = dense_topk_rows(c, top_k)
+    got = cointeraction_graph(user, item, 30, 20, min_users=min_users, top_k=top_k, max_block_products=50)
+    assert torch.equal(got.to_dense(), c)
+    assert got.symmetric == (top_k is None)
+
+
+def test_cointeraction_threshold_with_no_edges_warns():
+    user, item = random_interactions()
+    with pytest.warns(UserWarning, match="no edges"):
+        g = cointeraction_graph(user, item, 30, 20, min_users=1000)
+    assert g.nnz == 0 and g.shape == (20, 20)
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_knn_matches_dense_including_zero_rows(symmetric):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(25, 6, generator=g)
+    x[4] = 0  # cosine undefined: no neighbours, nobody's neighbour
+    with pytest.warns(UserWarning, match="all-zero"):
+        got = knn_graph(x, k=3, symmetric=symmetric, block_size=7).to_dense()
+    z = F.normalize(x, dim=1)
+    sim = z @ z.T
+    sim.fill_diagonal_(float("-inf"))
+    sim[:, 4] = float("-inf")
+    ref = torch.zeros(25, 25)
+    for i in range(25):
+        if i == 4:
+            continue
+        idx = sim[i].topk(3).indices
+        ref[i, idx] = sim[i, idx]
+    if symmetric:
+        ref = torch.maximum(ref, ref.T)
+    assert torch.allclose(got, ref, atol=1e-6)
+    assert got[4].abs().sum() == 0 and got[:, 4].abs().sum() == 0
+
+
+def test_knn_bad_inputs():
+    x = torch.randn(5, 3)
+    with pytest.warns(UserWarning, match="k=9"):
+        g = knn_graph(x, k=9)
+    assert (g.crow[1:] - g.crow[:-1]).tolist() == [4] * 5
+    x[2, 1] = float("nan")
+    with pytest.raises(DataError, match="NaN"):
+        knn_graph(x, k=2, what="feature 'visual'")
+
+
+def test_weighted_cosine_is_mean_of_head_cosines_and_differentiable():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(12, 5, generator=g)
+    metric = WeightedCosineKNN(5, heads=3, k=4)
+    with torch.no_grad():
+        metric.weight.copy_(torch.rand(3, 5, generator=g) + 0.1)
+    graph = metric(x)
+    heads = [F.normalize(w * x, dim=1) for w in metric.weight.detach()]
+    s = sum(h @ h.T for h in heads) / 3
+    s.fill_diagonal_(float("-inf"))
+    ref_idx = s.topk(4, dim=1).indices
+    dense = graph.to_dense().detach()
+    for i in range(12):
+        assert set(torch.nonzero(dense[i]).flatten().tolist()) == set(ref_idx[i].tolist())
+        assert torch.allclose(dense[i, ref_idx[i]], s[i, ref_idx[i]], atol=1e-5)
+    graph.values.sum().backward()
+    assert metric.weight.grad is not None and metric.weight.grad.abs().sum() > 0
+
+
+def dense_surfing(adj: torch.Tensor, K, alpha):
+    deg = adj.sum(1, keepdim=True)
+    p = torch.where(deg > 0, adj / deg.clamp(min=1e-12), torch.zeros_like(adj))
+    eye = torch.eye(adj.shape[0], dtype=adj.dtype)
+    a, m = eye, torch.zeros_like(adj)
+    for _ in range(K):
+        a = alpha * a @ p + (1 - alpha) * eye
+        m = m + a
+    return m
+
+
+@pytest.mark.parametrize("K,alpha", [(1, 0.98), (3, 0.98), (4, 0.5)])
+def test_surfing_with_large_top_k_equals_dense_recurrence(K, alpha):
+    g = torch.Generator().manual_seed(3)
+    n = 15
+    adj = (torch.rand(n, n, generator=g) < 0.2).double() * torch.rand(n, n, generator=g, dtype=torch.float64)
+    adj[7] = 0  # an empty row
+    graph = SparseGraph.from_torch_sparse(adj.to_sparse())
+    got = surfing_graph(graph, K=K, alpha=alpha, top_k=n, block_size=4).to_dense().double()
+    assert torch.allclose(got, dense_surfing(adj, K, alpha), atol=1e-5)
+
+
+def test_surfing_top_k_keeps_k_per_row_and_prunes_each_step():
+    g = torch.Generator().manual_seed(4)
+    n = 30
+    adj = (torch.rand(n, n, generator=g) < 0.3).double() * torch.rand(n, n, generator=g, dtype=torch.float64)
+    graph = SparseGraph.from_torch_sparse(adj.to_sparse())  # random weights: no ties at the cut
+    got = surfing_graph(graph, K=3, alpha=0.9, top_k=5)
+    assert (got.crow[1:] - got.crow[:-1]).max() <= 5
+    # reference with pruning after each step and for M
+    deg = adj.sum(1, keepdim=True)
+    p = torch.where(deg > 0, adj / deg.clamp(min=1e-12), torch.zeros_like(adj))
+    eye = torch.eye(n, dtype=torch.float64)
+    a, m = eye, torch.zeros_like(adj)
+    for _ in range(3):
+        a = dense_topk_rows(0.9 * a @ p + 0.1 * eye, 5)
+        m = m + a
+    assert torch.allclose(got.to_dense().double(), dense_topk_rows(m, 5), atol=1e-5)
+
+
+def test_graphs_use_training_split_only(make_cfg):
+    from graphrec.experiment import build_experiment
+
+    cfg = make_cfg("model=lightgcn")
+    exp = build_experiment(cfg)
+    tu, ti = exp.train_pairs
+    held = torch.cat([exp.parts["valid"][0], exp.parts["test"][0]]), torch.cat([exp.parts["valid"][1], exp.parts["test"][1]])
+    n_users = exp.dataset.n_users
+    adj = exp.model.graphs["adj"]
+    rows, cols = adj.row, adj.col
+    ui = rows < n_users
+    edges = set(zip(rows[ui].tolist(), (cols[ui] - n_users).tolist()))
+    assert edges == set(zip(tu.tolist(), ti.tolist()))
+    assert not edges & set(zip(held[0].tolist(), held[1].tolist()))
+    store = GraphStore(TrainingGraphInput(tu, ti, n_users, exp.dataset.n_items))
+    co_train = store.get(GraphSpec("cointeraction", {"min_users": 2})).to_dense()
+    all_u, all_i = torch.from_numpy(exp.dataset.user), torch.from_numpy(exp.dataset.item)
+    co_all = cointeraction_graph(all_u, all_i, n_users, exp.dataset.n_items, min_users=2).to_dense()
+    r = torch.zeros(n_users, exp.dataset.n_items)
+    r[tu, ti] = 1
+    ref = r.T @ r
+    ref.fill_diagonal_(0)
+    ref[ref < 2] = 0
+    assert torch.equal(co_train, ref) and not torch.equal(co_train, co_all)
+
+
+def test_empty_training_split_is_an_error():
+    with pytest.raises(DataError, match="training split is empty"):
+        GraphStore(TrainingGraphInput(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 3, 3))
+
+
+def test_cache_reuses_and_rebuilds_on_changed_input(tmp_path):
+    user, item = random_interactions()
+    feats = {"visual": torch.randn(20, 4)}
+    spec = GraphSpec("surfing", {"of": {"kind": "knn", "modality": "visual", "k": 3}, "top_k": 4})
+    first = GraphStore(TrainingGraphInput(user, item, 30, 20, feats), tmp_path)
+    g1 = first.get(spec)
+    assert first.cache_hits[spec.key()] is False and len(list(tmp_path.glob("*.npz"))) == 2
+    second = GraphStore(TrainingGraphInput(user, item, 30, 20, feats), tmp_path)
+    g2 = second.get(spec)
+    assert second.cache_hits[spec.key()] is True and torch.equal(g1.to_dense(), g2.to_dense())
+    changed = {"visual": feats["visual"].clone()}
+    changed["visual"][0, 0] += 1.0
+    third = GraphStore(TrainingGraphInput(user, item, 30, 20, changed), tmp_path)
+    third.get(spec)
+    assert third.cache_hits[spec.key()] is False and len(list(tmp_path.glob("*.npz"))) == 4
+    # a corrupt cache file is rebuilt, not trusted
+    for f in tmp_path.glob("*.npz"):
+        f.write_bytes(b"junk")
+    fourth = GraphStore(TrainingGraphInput(user, item, 30, 20, feats), tmp_path)
+    assert torch.equal(fourth.get(spec).to_dense(), g1.to_dense())
+    assert not list(tmp_path.glob(".*"))  # no temp files left behind
+
+
+def test_graphs_info_cli(tmp_path):
+    from tests.test_bad_input import assert_clean_error, run_cli
+
+    proc = run_cli("graphs", "info", "graph=cointeraction", "graph.min_users=2", "dataset.synthetic.n_users=300",
+                   "dataset.synthetic.n_items=200", env_root=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "nodes 200" in proc.stdout and "edges" in proc.stdout and "degree" in proc.stdout
+    proc = run_cli("graphs", "info", "graph=knn", "graph.modality=smell", env_root=tmp_path)
+    assert_clean_error(proc, "smell")
+    proc = run_cli("graphs", "info", "graph=spiral", env_root=tmp_path)
+    assert_clean_error(proc, "spiral")
