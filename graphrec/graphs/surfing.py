@@ -14,13 +14,17 @@ import scipy.sparse as sp
 import torch
 
 from graphrec.graphs.sparse import SparseGraph
-from graphrec.graphs.topk import topk_per_row
+from graphrec.graphs.topk import topk_csr_rows
 
 
 def _prune(mat: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    coo = mat.tocoo()
-    keep = topk_per_row(coo.row, coo.col, coo.data, k)
-    return sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=mat.shape)
+    mat.sum_duplicates()  # canonical: sorted columns, no duplicates
+    keep = topk_csr_rows(mat.indptr, mat.indices, mat.data, k)
+    if keep.all():
+        return mat
+    kept_before = np.concatenate([[0], np.cumsum(keep)])
+    indptr = kept_before[mat.indptr]
+    return sp.csr_matrix((mat.data[keep], mat.indices[keep], indptr), shape=mat.shape)
 
 
 def surfing_graph(graph: SparseGraph, K: int = 3, alpha: float = 0.98, top_k: int = 32,

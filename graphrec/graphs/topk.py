@@ -40,3 +40,23 @@ def block_topk(z: torch.Tensor, k: int, exclude: torch.Tensor | None = None, blo
         val, idx = sim.topk(k, dim=1)
         out_idx[lo:hi], out_val[lo:hi] = idx, val
     return out_idx, out_val
+
+
+def topk_csr_rows(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, k: int) -> np.ndarray:
+    """Keep-mask of each CSR row's ``k`` largest entries (ties: smaller column; columns sorted per row).
+
+    Only rows longer than ``k`` are visited; each is cut with a linear-time partition, which is much
+    cheaper than sorting all entries when rows are long (random-surfing products).
+    """
+    keep = np.ones(data.size, dtype=bool)
+    lengths = np.diff(indptr)
+    for r in np.flatnonzero(lengths > k):
+        lo, hi = indptr[r], indptr[r + 1]
+        seg = data[lo:hi]
+        kth = np.partition(seg, seg.size - k)[seg.size - k]  # the k-th largest value
+        above = seg > kth
+        ties = np.flatnonzero(seg == kth)  # in column order, since columns are sorted within the row
+        row_keep = above
+        row_keep[ties[: k - int(above.sum())]] = True
+        keep[lo:hi] = row_keep
+    return keep
