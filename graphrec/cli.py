@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -58,6 +59,8 @@ def _train(argv: list[str]) -> None:
         try:
             results = run_training(cfg, run_dir, job)
         except GraphrecError as exc:
+            if not (run_dir / "checkpoints").exists():  # failed before training: leave no half-made run dir
+                shutil.rmtree(run_dir, ignore_errors=True)
             _fail(str(exc))
         except KeyboardInterrupt:
             print(f"graphrec: interrupted; continue with trainer.resume=true (checkpoints in {run_dir})",

@@ -104,6 +104,7 @@ def test_empty_split_unknown_model_unknown_key_missing_dataset(tmp_path):
     proc = run_cli("train", "dataset=prepared", "dataset.name=notest", "hydra.run.dir=" + str(tmp_path / "run"),
                    env_root=root, cwd=tmp_path)
     assert_clean_error(proc, "notest", "test split is empty")
+    assert not (tmp_path / "run").exists()  # no half-made run dir
     proc = run_cli("train", "dataset=prepared", "dataset.name=ghost", env_root=root, cwd=tmp_path)
     assert_clean_error(proc, "ghost", "not found")
     proc = run_cli("train", "model=nosuchmodel", env_root=root, cwd=tmp_path)

@@ -168,11 +168,7 @@ def _deduplicate(ds: Dataset, where: str) -> Dataset:
     keep = np.sort(order[first])
     if keep.size < key.size:
         warnings.warn(f"{where}: dropped {key.size - keep.size} duplicate (user, item) interactions", stacklevel=2)
-        ds.user, ds.item = ds.user[keep], ds.item[keep]
-        for attr in ("timestamp", "rating", "split"):
-            value = getattr(ds, attr)
-            if value is not None:
-                setattr(ds, attr, value[keep])
+        _take_interactions(ds, keep)
     return ds
 
 
@@ -181,12 +177,17 @@ def _canonical_order(ds: Dataset) -> Dataset:
     keys = (ds.item,) + ((ds.timestamp,) if ds.timestamp is not None else ()) + (ds.user,)
     order = np.lexsort(keys)
     if not np.array_equal(order, np.arange(order.size)):
-        ds.user, ds.item = ds.user[order], ds.item[order]
-        for attr in ("timestamp", "rating", "split"):
-            value = getattr(ds, attr)
-            if value is not None:
-                setattr(ds, attr, value[order])
+        _take_interactions(ds, order)
     return ds
+
+
+def _take_interactions(ds: Dataset, index: np.ndarray) -> None:
+    """Keep/reorder every per-interaction column by ``index``, in place."""
+    ds.user, ds.item = ds.user[index], ds.item[index]
+    for attr in ("timestamp", "rating", "split"):
+        value = getattr(ds, attr)
+        if value is not None:
+            setattr(ds, attr, value[index])
 
 
 # ---------------------------------------------------------------------------------------------------------

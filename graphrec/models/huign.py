@@ -1,0 +1,183 @@
+"""HUIGN: Hierarchical User Intent Graph Network (Wei et al., IEEE TKDE; ``../shared/papers/004``).
+
+Per modality m, on the co-interacted item graph A (items co-interacted by ≥ ``min_users`` users, §4.1.1,
+binary as eq. 2, from the training split), for levels l = 1..L with K^(l) supernodes (default {32, 8, 4}):
+- intra-level aggregation (eq. 4): Z^(l−1) = D^-1/2 A^(l−1) D^-1/2 X^(l−1), with X^(0) the item features
+  and X^(l) (l ≥ 1) the learnable supernodes of level l (eq. 5);
+- inter-level aggregation (eq. 6–7): γ_ik = softmax_k(z_iᵀ x_k^(l)), Γ^(l) ∈ R^{K^(l−1) × K^(l)};
+- next-level graph (eq. 8): A^(l) = Γ^(l)ᵀ A^(l−1) Γ^(l), computed as Γᵀ(AΓ) with A sparse at level 1 and
+  small dense K × K matrices above;
+- entropy loss (eq. 9): L1^(l) = −(1/K^(l)) Σ_k γ_ik ln γ_ik, averaged over the nodes of level l−1;
+- independence loss (eq. 10): L2^(l) = (1/K^(l)) ‖X^(l) X^(l)ᵀ − I‖_F on the supernodes;
+- item representation (eq. 11–12): x̂^(1)_i = γ_i^(1) (item i's row of Γ^(1)), x̂^(l) = x̂^(l−1) Γ^(l),
+  v_i = x̂^(1) ‖ … ‖ x̂^(L); users are trainable vectors over the same intents (eq. 13);
+- modalities summed (eq. 14); ID embeddings concatenated (eq. 15): ū = [û ‖ u*], v̄ = [v̂ ‖ v*];
+- BPR (eq. 17); total (eq. 18): L = BPR + λ1 Σ_l L1 + λ2 Σ_l L2 + λ3 ‖θ_batch‖², with λ1, λ2 separate
+  weights (``lambda_entropy``, ``lambda_independence``).
+
+Choices where the paper is silent or inconsistent, and deviations from the official code:
+- eq. 11 as printed (x̂ = x_iᵀ Γ^(1)) does not type-check; we read it as the item's assignment distribution,
+  which is what "distribution over the discovered intents" (§3.2.3) describes;
+- eq. 10 as printed uses XᵀX (D × D) against a K × K identity; we use X Xᵀ (K × K, supernode independence)
+  and the Frobenius norm;
+- raw feature dimensions differ by modality while supernodes live in one space: each modality is first mapped
+  to ``dim`` by a learnable linear layer (``project: false`` keeps the raw dimension, supernodes then have it);
+- ``self_loops: true`` (default) uses A + I: on TikTok at m = 5 about two thirds of the items have no
+  co-interacted neighbour and would get Z = 0, hence one identical uniform intent distribution; with the loop
+  an item keeps its own content signal. ``self_loops: false`` is the printed eq. 4;
+- the regulariser λ3‖θ‖² is applied to the parameters a batch touches (ID embeddings and user intent vectors
+  of the batch), averaged over the batch, as in LightGCN;
+- official code defects not copied: the entropy and independence terms are two losses with their own weights
+  (the code aliases them to one tensor); no dense N × N item graph (the graph is sparse); evaluation masks
+  training items with −inf, uses the exact IDCG and selects on validation (the toolkit's evaluator).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from graphrec.graphs.normalize import add_self_loops, symmetric
+from graphrec.graphs.sparse import SparseGraph
+from graphrec.graphs.store import GraphSpec
+from graphrec.losses import bpr_loss, l2_regularization
+from graphrec.models.base import Recommender
+
+
+def _dense_sym_norm(adj: torch.Tensor) -> torch.Tensor:
+    """D^-1/2 A D^-1/2 for a small dense matrix (levels ≥ 2)."""
+    deg = adj.sum(1)
+    inv = torch.where(deg > 0, deg.clamp(min=1e-12).rsqrt(), torch.zeros_like(deg))
+    return inv[:, None] * adj * inv[None, :]
+
+
+def entropy_loss(gamma: torch.Tensor) -> torch.Tensor:
+    """eq. 9: −(1/K) Σ_k γ_k ln γ_k, averaged over rows."""
+    return -(gamma * torch.log(gamma.clamp(min=1e-12))).sum(1).mean() / gamma.shape[1]
+
+
+def independence_loss(supernodes: torch.Tensor) -> torch.Tensor:
+    """eq. 10 (read as supernode independence): (1/K) ‖X Xᵀ − I‖_F."""
+    k = supernodes.shape[0]
+    gram = supernodes @ supernodes.T
+    return torch.linalg.norm(gram - torch.eye(k, device=gram.device, dtype=gram.dtype)) / k
+
+
+class IntentHierarchy(nn.Module):
+    """One modality's levels: supernodes per level and the assignment matrices Γ^(1..L)."""
+
+    def __init__(self, in_dim: int, dim: int, levels: list[int], project: bool):
+        super().__init__()
+        self.proj = nn.Linear(in_dim, dim, bias=False) if project else None
+        width = dim if project else in_dim
+        self.supernodes = nn.ParameterList([nn.Parameter(torch.empty(k, width)) for k in levels])
+        for p in self.supernodes:
+            nn.init.xavier_uniform_(p)
+        if self.proj is not None:
+            nn.init.xavier_uniform_(self.proj.weight)
+
+    def forward(self, smoothed: torch.Tensor, adj0: SparseGraph) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Assignments [Γ^(1), …, Γ^(L)] and the summed entropy / independence losses.
+
+        ``smoothed`` is D^-1/2 A D^-1/2 X (fixed), so eq. 4 at level 1 is Z = smoothed · W: the linear map
+        commutes with the aggregation, and no sparse product is needed for it per step. ``adj0`` is A for eq. 8.
+        """
+        z = self.proj(smoothed) if self.proj is not None else smoothed
+        gammas: list[torch.Tensor] = []
+        ent = z.new_zeros(())
+        ind = z.new_zeros(())
+        adj = torch.empty(0)
+        for level, sup in enumerate(self.supernodes):
+            if level > 0:  # eq. 4 on the K × K graph of the previous level, over its supernodes
+                z = _dense_sym_norm(adj) @ self.supernodes[level - 1]
+            gamma = torch.softmax(z @ sup.T, dim=1)  # eq. 6–7
+            adj = gamma.T @ (adj0 @ gamma) if level == 0 else gamma.T @ adj @ gamma  # eq. 8
+            gammas.append(gamma)
+            ent = ent + entropy_loss(gamma)
+            ind = ind + independence_loss(sup)
+        return gammas, ent, ind
+
+
+class HUIGN(Recommender):
+    def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor], embedding_dim: int = 64,
+                 dim: int = 64, levels: list[int] | tuple[int, ...] = (32, 8, 4), min_users: int = 5,
+                 self_loops: bool = True, project: bool = True, lambda_entropy: float = 0.1,
+                 lambda_independence: float = 0.1, reg_weight: float = 1e-4):
+        super().__init__(n_users, n_items)
+        if not features:
+            raise ValueError("HUIGN needs at least one item feature modality")
+        self.levels = [int(k) for k in levels]
+        self.min_users, self.self_loops = int(min_users), bool(self_loops)
+        self.lambda_entropy, self.lambda_independence, self.reg_weight = lambda_entropy, lambda_independence, reg_weight
+        self.modalities = sorted(features)
+        for m in self.modalities:
+            self.register_buffer(f"feat_{m}", features[m].float(), persistent=False)
+        self.hierarchies = nn.ModuleDict({m: IntentHierarchy(features[m].shape[1], dim, self.levels, project)
+                                          for m in self.modalities})
+        n_intents = sum(self.levels)
+        self.user_intents = nn.ParameterDict({m: nn.Parameter(torch.empty(n_users, n_intents)) for m in self.modalities})
+        self.user_id = nn.Parameter(torch.empty(n_users, embedding_dim))
+        self.item_id = nn.Parameter(torch.empty(n_items, embedding_dim))
+        for p in [self.user_id, self.item_id, *self.user_intents.values()]:
+            nn.init.xavier_uniform_(p)
+
+    def graph_specs(self) -> dict[str, GraphSpec]:
+        return {"items": GraphSpec("cointeraction", {"min_users": self.min_users})}
+
+    def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
+        g = graphs["items"]
+        g = g.with_values(torch.ones_like(g.values))  # eq. 2: binary adjacency
+        if self.self_loops:
+            g = add_self_loops(g, 1.0)
+        super().attach_graphs({"items": g})
+        norm = symmetric(g)
+        with torch.no_grad():  # eq. 4 at level 1 on the fixed features
+            self._smoothed = {m: norm @ getattr(self, f"feat_{m}") for m in self.modalities}
+
+    def _hierarchy(self, m: str) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        smoothed = self._smoothed[m]
+        if smoothed.device != self.item_id.device:  # the model moved after its graphs were attached
+            smoothed = self._smoothed[m] = smoothed.to(self.item_id.device)
+        return self.hierarchies[m](smoothed, self.graphs["items"])
+
+    def intents(self) -> dict[str, list[torch.Tensor]]:
+        """Per modality, the item distributions x̂^(1..L) over each level's intents (eq. 11)."""
+        return {m: _item_distributions(self._hierarchy(m)[0]) for m in self.modalities}
+
+    def _forward(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        item_rep = 0.0
+        user_rep = 0.0
+        ent = ind = self.item_id.new_zeros(())
+        for m in self.modalities:
+            gammas, e, i = self._hierarchy(m)
+            item_rep = item_rep + torch.cat(_item_distributions(gammas), dim=1)  # eq. 12, eq. 14
+            user_rep = user_rep + self.user_intents[m]  # eq. 13, eq. 14
+            ent, ind = ent + e, ind + i
+        users = torch.cat([self.user_id, user_rep], dim=1)  # eq. 15
+        items = torch.cat([self.item_id, item_rep], dim=1)
+        return users, items, ent, ind
+
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        users, items, _, _ = self._forward()
+        return users, items
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        users, items, ent, ind = self._forward()
+        u, i, j = users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
+        pos = (u * i).sum(-1)
+        neg = (u.unsqueeze(1) * j).sum(-1) if j.dim() == 3 else (u * j).sum(-1)
+        touched = [self.user_id[batch["user"]], self.item_id[batch["pos"]], self.item_id[batch["neg"]]]
+        touched += [self.user_intents[m][batch["user"]] for m in self.modalities]
+        return {"bpr": bpr_loss(pos, neg),
+                "entropy": self.lambda_entropy * ent,
+                "independence": self.lambda_independence * ind,
+                "reg": self.reg_weight * l2_regularization(*touched, batch_size=u.shape[0])}
+
+
+def _item_distributions(gammas: list[torch.Tensor]) -> list[torch.Tensor]:
+    """eq. 11: x̂^(1) = Γ^(1) rows, x̂^(l) = x̂^(l−1) Γ^(l)."""
+    reps = [gammas[0]]
+    for gamma in gammas[1:]:
+        reps.append(reps[-1] @ gamma)
+    return reps
