@@ -22,24 +22,40 @@ def topk_per_row(row: np.ndarray, col: np.ndarray, val: np.ndarray, k: int | Non
 
 def block_topk(z: torch.Tensor, k: int, exclude: torch.Tensor | None = None, block_size: int | None = None,
                memory_elements: int = 32_000_000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``k`` columns of ``z zᵀ`` per row, computed in row blocks: memory O(block · N + N · k).
+    """Top-``k`` columns of ``z zᵀ`` per row (self-pairs excluded), from square tiles: memory O(block² + N · k).
 
-    ``exclude`` (bool ``[N]``) marks rows that are nobody's neighbour. Self-pairs are excluded.
-    Returns ``(index [N, k], score [N, k])``.
+    ``z zᵀ`` is symmetric, so each tile (I, J) with J ≥ I is computed once and merged into the running top-k
+    of its rows and, transposed, of its columns: half the products of a row-block sweep. ``exclude``
+    (bool ``[N]``) marks rows that are nobody's neighbour. Returns ``(index [N, k], score [N, k])``, scores
+    sorted descending; ties at the cut may resolve either way.
     """
     n = z.shape[0]
-    block = block_size or max(1, min(n, memory_elements // max(n, 1)))
-    out_idx = torch.empty(n, k, dtype=torch.long, device=z.device)
-    out_val = torch.empty(n, k, dtype=z.dtype, device=z.device)
+    block = block_size or max(1, min(n, int(memory_elements ** 0.5)))
+    best_val = torch.full((n, k), float("-inf"), dtype=z.dtype, device=z.device)
+    best_idx = torch.zeros(n, k, dtype=torch.long, device=z.device)
+
+    def merge(lo: int, hi: int, sim: torch.Tensor, col_offset: int) -> None:
+        kk = min(k, sim.shape[1])
+        val, idx = sim.topk(kk, dim=1)
+        val = torch.cat([best_val[lo:hi], val], dim=1)
+        idx = torch.cat([best_idx[lo:hi], idx + col_offset], dim=1)
+        top_val, pos = val.topk(k, dim=1)
+        best_val[lo:hi], best_idx[lo:hi] = top_val, idx.gather(1, pos)
+
     for lo in range(0, n, block):
         hi = min(n, lo + block)
-        sim = z[lo:hi] @ z.T
-        sim[torch.arange(hi - lo, device=z.device), torch.arange(lo, hi, device=z.device)] = float("-inf")
-        if exclude is not None:
-            sim[:, exclude] = float("-inf")
-        val, idx = sim.topk(k, dim=1)
-        out_idx[lo:hi], out_val[lo:hi] = idx, val
-    return out_idx, out_val
+        for lo2 in range(lo, n, block):
+            hi2 = min(n, lo2 + block)
+            sim = z[lo:hi] @ z[lo2:hi2].T
+            if lo == lo2:
+                sim.fill_diagonal_(float("-inf"))
+            if exclude is not None:
+                sim[exclude[lo:hi]] = float("-inf")
+                sim[:, exclude[lo2:hi2]] = float("-inf")
+            merge(lo, hi, sim, lo2)
+            if lo2 != lo:
+                merge(lo2, hi2, sim.T, lo)
+    return best_idx, best_val
 
 
 def topk_csr_rows(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, k: int) -> np.ndarray:
