@@ -56,12 +56,14 @@ def test_hierarchy_equations_against_dense():
     x = model.feat_visual @ hier.proj.weight.T
     z = (a / torch.sqrt(deg[:, None] * deg[None, :])) @ x  # eq. 4
     gammas, ent, ind = model._hierarchy("visual")
+    scale = hier.log_scale.exp()  # learnable per-level affinity scale (1 at level 1 initially)
+    assert scale[0].item() == pytest.approx(1.0)
     g1 = torch.softmax(z @ hier.supernodes[0].T, 1)  # eq. 6–7
     assert torch.allclose(gammas[0], g1, atol=1e-5)
     a1 = g1.T @ a @ g1  # eq. 8
     d1 = a1.sum(1)
     z1 = (a1 / torch.sqrt(d1[:, None] * d1[None, :])) @ hier.supernodes[0]
-    g2 = torch.softmax(z1 @ hier.supernodes[1].T, 1)
+    g2 = torch.softmax(scale[1] * (z1 @ hier.supernodes[1].T), 1)
     assert torch.allclose(gammas[1], g2, atol=1e-5)
     reps = model.intents()["visual"]
     assert torch.allclose(reps[1], g1 @ g2, atol=1e-5) and reps[2].shape == (10, 2)  # eq. 11

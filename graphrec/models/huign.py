@@ -25,6 +25,13 @@ Choices where the paper is silent or inconsistent, and deviations from the offic
 - ``self_loops: true`` (default) uses A + I: on TikTok at m = 5 about two thirds of the items have no
   co-interacted neighbour and would get Z = 0, hence one identical uniform intent distribution; with the loop
   an item keeps its own content signal. ``self_loops: false`` is the printed eq. 4;
+- ``learn_scale: true`` (default) multiplies the affinities of eq. 6 by a learnable per-level factor
+  exp(s_l): s_1 starts at 0 (eq. 6 exactly), s_l for l ≥ 2 at ½ ln D (factor sqrt(D)). Without it the higher levels cannot become
+  sharp: eq. 10 drives the supernodes to unit norm and eq. 4 normalises the aggregation, so at levels ≥ 2
+  |z_iᵀx_k| stays near or below 1 and the softmax of eq. 7 stays close to uniform whatever eq. 9 asks
+  (measured on the synthetic world: level-2/3 assignment entropies equal ln 8 and ln 4, every item with the
+  same top-level intent). ``learn_scale: false`` is the printed eq. 6;
+- eq. 8 uses the (binary, looped) adjacency A itself; eq. 4's normalisation is applied when aggregating;
 - the regulariser λ3‖θ‖² is applied to the parameters a batch touches (ID embeddings and user intent vectors
   of the batch), averaged over the batch, as in LightGCN;
 - official code defects not copied: the entropy and independence terms are two losses with their own weights
@@ -33,6 +40,8 @@ Choices where the paper is silent or inconsistent, and deviations from the offic
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -67,13 +76,19 @@ def independence_loss(supernodes: torch.Tensor) -> torch.Tensor:
 class IntentHierarchy(nn.Module):
     """One modality's levels: supernodes per level and the assignment matrices Γ^(1..L)."""
 
-    def __init__(self, in_dim: int, dim: int, levels: list[int], project: bool):
+    def __init__(self, in_dim: int, dim: int, levels: list[int], project: bool, learn_scale: bool = True):
         super().__init__()
         self.proj = nn.Linear(in_dim, dim, bias=False) if project else None
         width = dim if project else in_dim
         self.supernodes = nn.ParameterList([nn.Parameter(torch.empty(k, width)) for k in levels])
         for p in self.supernodes:
             nn.init.xavier_uniform_(p)
+        # log of a learnable inverse temperature per level; see the module docstring. Level 1 starts at eq. 6
+        # exactly; levels ≥ 2, whose inputs are unit-norm supernodes, start at sqrt(width) so that their
+        # affinities start with unit spread instead of ~1/sqrt(width)
+        init = torch.full((len(levels),), 0.5 * math.log(width))
+        init[0] = 0.0
+        self.log_scale = nn.Parameter(init) if learn_scale else None
         if self.proj is not None:
             nn.init.xavier_uniform_(self.proj.weight)
 
@@ -91,7 +106,10 @@ class IntentHierarchy(nn.Module):
         for level, sup in enumerate(self.supernodes):
             if level > 0:  # eq. 4 on the K × K graph of the previous level, over its supernodes
                 z = _dense_sym_norm(adj) @ self.supernodes[level - 1]
-            gamma = torch.softmax(z @ sup.T, dim=1)  # eq. 6–7
+            logits = z @ sup.T  # eq. 6
+            if self.log_scale is not None:
+                logits = logits * self.log_scale[level].exp()
+            gamma = torch.softmax(logits, dim=1)  # eq. 7
             adj = gamma.T @ (adj0 @ gamma) if level == 0 else gamma.T @ adj @ gamma  # eq. 8
             gammas.append(gamma)
             ent = ent + entropy_loss(gamma)
@@ -103,7 +121,7 @@ class HUIGN(Recommender):
     def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor], embedding_dim: int = 64,
                  dim: int = 64, levels: list[int] | tuple[int, ...] = (32, 8, 4), min_users: int = 5,
                  self_loops: bool = True, project: bool = True, lambda_entropy: float = 0.1,
-                 lambda_independence: float = 0.1, reg_weight: float = 1e-4):
+                 lambda_independence: float = 0.1, reg_weight: float = 1e-4, learn_scale: bool = True):
         super().__init__(n_users, n_items)
         if not features:
             raise ValueError("HUIGN needs at least one item feature modality")
@@ -113,8 +131,8 @@ class HUIGN(Recommender):
         self.modalities = sorted(features)
         for m in self.modalities:
             self.register_buffer(f"feat_{m}", features[m].float(), persistent=False)
-        self.hierarchies = nn.ModuleDict({m: IntentHierarchy(features[m].shape[1], dim, self.levels, project)
-                                          for m in self.modalities})
+        self.hierarchies = nn.ModuleDict({m: IntentHierarchy(features[m].shape[1], dim, self.levels, project,
+                                                             learn_scale) for m in self.modalities})
         n_intents = sum(self.levels)
         self.user_intents = nn.ParameterDict({m: nn.Parameter(torch.empty(n_users, n_intents)) for m in self.modalities})
         self.user_id = nn.Parameter(torch.empty(n_users, embedding_dim))
