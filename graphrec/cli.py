@@ -23,6 +23,7 @@ commands:
   recommend checkpoint=<path> users=[..] k=<k> [format=json] [exclude=train|train+valid|all]
   data prepare <format> <source> --name <name>   import a dataset (formats: mmrec, mmgcn, diffmm, movielens)
   data list | data info <name>           prepared datasets in $GRAPHREC_DATA
+  viz intents checkpoint=<path>          items drawn by learned intents (PCA, top-level colours) -> PNG
   graphs info dataset=<name> graph=<kind> [graph.<param>=<v>]   build one graph, print its statistics
                                          (kinds: bipartite, cointeraction, knn, surfing)
 """
@@ -122,6 +123,29 @@ def _recommend(argv: list[str]) -> None:
             print(f"user {r['user']}: " + " ".join(map(str, r["items"])))
 
 
+def _viz(argv: list[str]) -> None:
+    if not argv or argv[0] != "intents":
+        _fail("usage: graphrec viz intents checkpoint=<run dir or .pt>")
+    from graphrec.inference import load_run
+    from graphrec.training.checkpoint import load_checkpoint
+    from graphrec.viz.intents import plot_intents
+
+    args = _kv_args(argv[1:], {"checkpoint", "out", "device"}, {"checkpoint"})
+    ckpt = Path(args["checkpoint"])
+    run_dir = ckpt if ckpt.is_dir() else ckpt.parent.parent
+    exp = load_run(ckpt, args.get("device"))
+    out = plot_intents(exp.model, args.get("out") or run_dir / "figures" / "intents.png",
+                       f"{exp.cfg.model.get('name', '')} on {exp.dataset.name}: items by learned intents")
+    print(f"wrote {out}")
+    if exp.cfg.logger.get("kind") == "wandb":
+        from graphrec.training.run import JobInfo, build_loggers
+
+        loggers = build_loggers(exp.cfg.logger, run_dir, JobInfo(name=f"viz-{run_dir.name}"))
+        loggers.start(load_checkpoint(ckpt).get("config", {}))
+        loggers.log_image("intents", out)
+        loggers.finish()
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -142,12 +166,14 @@ def main(argv: list[str] | None = None) -> None:
             from graphrec.data.cli import data_main
 
             data_main(rest)
+        elif verb == "viz":
+            _viz(rest)
         elif verb == "graphs":
             from graphrec.graphs.cli import graphs_main
 
             graphs_main(rest, conf_dir())
         else:
-            _fail(f"unknown command '{verb}' (choose from train, evaluate, recommend, data, graphs)")
+            _fail(f"unknown command '{verb}' (choose from train, evaluate, recommend, data, graphs, viz)")
     except GraphrecError as exc:
         _fail(str(exc))
 

@@ -138,3 +138,19 @@ def test_recovers_planted_coarse_intents(make_cfg, tmp_path):
     after = top_level_nmi(trained.model, trained.dataset)
     print(f"NMI of top-level intents vs planted coarse intents: untrained {before:.3f}, trained {after:.3f}")
     assert after >= 0.3 and after >= 3 * before
+
+
+def test_viz_intents_writes_png(tmp_path):
+    from tests.conftest import SMALL_WORLD
+    from tests.test_bad_input import assert_clean_error, run_cli
+
+    run = tmp_path / "run"
+    proc = run_cli("train", "model=huign", *SMALL_WORLD, "trainer.epochs=2", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("viz", "intents", f"checkpoint={run}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    png = run / "figures" / "intents.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    lg = tmp_path / "lg"
+    assert run_cli("train", "model=mf", *SMALL_WORLD, "trainer.epochs=1", f"hydra.run.dir={lg}", cwd=tmp_path).returncode == 0
+    assert_clean_error(run_cli("viz", "intents", f"checkpoint={lg}", cwd=tmp_path), "no intents")
