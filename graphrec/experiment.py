@@ -77,6 +77,20 @@ def instantiate_model(mcfg: DictConfig, n_users: int, n_items: int,
     return cls(n_users=n_users, n_items=n_items, **params)
 
 
+def split_dataset(ds: Dataset, ecfg: DictConfig) -> Split:
+    """The split ``eval.*`` asks for."""
+    return make_split(ds, ecfg.split, list(ecfg.ratios), int(ecfg.split_seed), ecfg.loo_order,
+                      int(ecfg.min_user_interactions))
+
+
+def graph_store(cfg: DictConfig, ds: Dataset, train_index: np.ndarray) -> GraphStore:
+    """A GraphStore over the training interactions and item features, cached under the data root."""
+    data = TrainingGraphInput(torch.from_numpy(ds.user[train_index]), torch.from_numpy(ds.item[train_index]),
+                              ds.n_users, ds.n_items, {m: torch.from_numpy(f) for m, f in ds.features.items()})
+    cache = data_root(cfg.get("data_root")) / ".graphs" if cfg.get("graph_cache", True) else None
+    return GraphStore(data, cache)
+
+
 @dataclass
 class Experiment:
     cfg: DictConfig
@@ -120,8 +134,7 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     """Dataset, split, model on device, and the model's graphs built from the training split."""
     device = resolve_device(cfg.device)
     ds = load_configured_dataset(cfg.dataset, cfg.get("data_root"))
-    e = cfg.eval
-    split = make_split(ds, e.split, list(e.ratios), int(e.split_seed), e.loo_order, int(e.min_user_interactions))
+    split = split_dataset(ds, cfg.eval)
     torch.manual_seed(int(cfg.seed))
     np.random.seed(int(cfg.seed))
     features = {m: torch.from_numpy(f) for m, f in ds.features.items()}
@@ -133,9 +146,6 @@ def build_experiment(cfg: DictConfig) -> Experiment:
         parts[name] = (u, i)
         csr[name] = InteractionIndex(u, i, ds.n_users, ds.n_items)
     start = time.perf_counter()
-    train_u, train_i = parts["train"]
-    cache = data_root(cfg.get("data_root")) / ".graphs" if cfg.get("graph_cache", True) else None
-    store = GraphStore(TrainingGraphInput(train_u, train_i, ds.n_users, ds.n_items, features), cache)
-    model.attach_graphs(store.build(model.graph_specs(), device))
+    model.attach_graphs(graph_store(cfg, ds, split.train).build(model.graph_specs(), device))
     graph_build_s = time.perf_counter() - start
     return Experiment(cfg, ds, split, device, model, parts, csr, graph_build_s)

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import time
 
-import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from graphrec.data.dataset import data_root
-from graphrec.data.splits import make_split
 from graphrec.errors import ConfigError
-from graphrec.experiment import load_configured_dataset
-from graphrec.graphs.store import BUILDERS, GraphSpec, GraphStore, TrainingGraphInput, degree_stats
+from graphrec.experiment import graph_store, load_configured_dataset, split_dataset
+from graphrec.graphs.store import BUILDERS, GraphSpec, degree_stats
 
 SURFING_PARAMS = ("K", "alpha", "top_k")
 
@@ -48,13 +45,9 @@ def graphs_main(argv: list[str], conf_dir: str) -> None:
         except Exception as exc:
             raise ConfigError(str(exc).splitlines()[0]) from None
     ds = load_configured_dataset(cfg.dataset, cfg.get("data_root"))
-    e = cfg.eval
-    split = make_split(ds, e.split, list(e.ratios), int(e.split_seed), e.loo_order, int(e.min_user_interactions))
+    split = split_dataset(ds, cfg.eval)
     train = split.train
-    data = TrainingGraphInput(torch.from_numpy(ds.user[train]), torch.from_numpy(ds.item[train]), ds.n_users,
-                              ds.n_items, {m: torch.from_numpy(f) for m, f in ds.features.items()})
-    cache = data_root(cfg.get("data_root")) / ".graphs" if cfg.get("graph_cache", True) else None
-    store = GraphStore(data, cache)
+    store = graph_store(cfg, ds, train)
     spec = graph_spec_from_args(kind, params)
     start = time.perf_counter()
     g = store.get(spec)
