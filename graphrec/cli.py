@@ -43,6 +43,43 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _one_line(exc: Exception) -> str:
+    """Hydra's multi-line composition errors as one line (message, then the key or the options)."""
+    text = str(exc) + ("\n" + str(exc.__cause__) if exc.__cause__ is not None else "")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(("Config search path", "provider=", "Set the environment",
+                                                      "To append", "full_key", "object_type"))]
+    if any(ln.startswith("Available options") for ln in lines):
+        at = next(i for i, ln in enumerate(lines) if ln.startswith("Available options"))
+        return f"{lines[0]} ({lines[at].rstrip(':').lower()}: {', '.join(lines[at + 1:])})"
+    return " ".join(lines[:2]) if lines else type(exc).__name__
+
+
+def _check_overrides(argv: list[str]) -> None:
+    """Compose the config of the first job before Hydra runs, so a bad override is one clear line."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides([a for a in argv if not a.startswith("-")])
+    except Exception as exc:
+        _fail(f"cannot parse overrides: {_one_line(exc)}")
+    first = []
+    for o in parsed:
+        if o.is_hydra_override():
+            continue
+        if o.is_sweep_override():
+            prefix = o.input_line.split(o.key_or_group, 1)[0]  # keeps '+' / '~'
+            first.append(f"{prefix}{o.key_or_group}={next(iter(o.sweep_string_iterator()))}")
+        else:
+            first.append(o.input_line)
+    try:
+        with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+            compose("config", overrides=first)
+    except Exception as exc:
+        _fail(_one_line(exc))
+
+
 def _train(argv: list[str]) -> None:
     import hydra
     from hydra.core.hydra_config import HydraConfig
@@ -70,6 +107,7 @@ def _train(argv: list[str]) -> None:
         print(f"run dir: {run_dir}")
         return results["valid"].get(cfg.eval.valid_metric) if results["valid"] else None
 
+    _check_overrides(argv)
     sys.argv = [f"{sys.argv[0]} train"] + argv
     task()
 
