@@ -164,6 +164,7 @@ class HUIGN(Recommender):
         return {m: _item_distributions(self._hierarchy(m)[0]) for m in self.modalities}
 
     def _forward(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(user intent vectors u*, item intent representations v*, entropy loss, independence loss)."""
         item_rep = 0.0
         user_rep = 0.0
         ent = ind = self.item_id.new_zeros(())
@@ -172,22 +173,24 @@ class HUIGN(Recommender):
             item_rep = item_rep + torch.cat(_item_distributions(gammas), dim=1)  # eq. 12, eq. 14
             user_rep = user_rep + self.user_intents[m]  # eq. 13, eq. 14
             ent, ind = ent + e, ind + i
-        users = torch.cat([self.user_id, user_rep], dim=1)  # eq. 15
-        items = torch.cat([self.item_id, item_rep], dim=1)
-        return users, items, ent, ind
+        return user_rep, item_rep, ent, ind
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        users, items, _, _ = self._forward()
-        return users, items
+        user_rep, item_rep, _, _ = self._forward()
+        return torch.cat([self.user_id, user_rep], dim=1), torch.cat([self.item_id, item_rep], dim=1)  # eq. 15
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        users, items, ent, ind = self._forward()
-        u, i, j = users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
-        pos = (u * i).sum(-1)
-        neg = (u.unsqueeze(1) * j).sum(-1) if j.dim() == 3 else (u * j).sum(-1)
-        touched = [self.user_id[batch["user"]], self.item_id[batch["pos"]], self.item_id[batch["neg"]]]
-        touched += [self.user_intents[m][batch["user"]] for m in self.modalities]
-        return {"bpr": bpr_loss(pos, neg),
+        user_rep, item_rep, ent, ind = self._forward()
+        users, pos, neg = batch["user"], batch["pos"], batch["neg"]
+        # eq. 15 on the batch rows only: gathering before concatenating avoids full-table copies per step
+        u = torch.cat([self.user_id[users], user_rep[users]], dim=-1)
+        i = torch.cat([self.item_id[pos], item_rep[pos]], dim=-1)
+        j = torch.cat([self.item_id[neg], item_rep[neg]], dim=-1)
+        pos_score = (u * i).sum(-1)
+        neg_score = (u.unsqueeze(1) * j).sum(-1) if j.dim() == 3 else (u * j).sum(-1)
+        touched = [self.user_id[users], self.item_id[pos], self.item_id[neg]]
+        touched += [self.user_intents[m][users] for m in self.modalities]
+        return {"bpr": bpr_loss(pos_score, neg_score),
                 "entropy": self.lambda_entropy * ent,
                 "independence": self.lambda_independence * ind,
                 "reg": self.reg_weight * l2_regularization(*touched, batch_size=u.shape[0])}
