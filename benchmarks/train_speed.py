@@ -1,9 +1,9 @@
-"""LightGCN training and evaluation speed on TikTok (batch 2048, 3 layers, d=64).
+"""Training and evaluation speed on TikTok (default: LightGCN, batch 2048, 3 layers, d=64; --model huign).
 
 Prints the median seconds per training epoch (negative sampling included), the median seconds per
 full-ranking pass over the validation users, and the peak RSS of the process, with the command line.
 
-    python benchmarks/lightgcn_speed.py [--epochs 7] [--evals 7] [--device cpu]
+    python benchmarks/train_speed.py [--epochs 7] [--evals 7] [--device cpu]
 
 Needs the prepared dataset 'tiktok' in $GRAPHREC_DATA, or ../shared/datasets/tiktok-mmssl (prepared into a
 temporary data root on the fly).
