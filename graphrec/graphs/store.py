@@ -7,7 +7,7 @@ Builders are registered by kind and read only the training split (and item featu
 - ``surfing``: random-surfing full adjacency of another graph, params ``of`` (that graph's spec as
   ``{"kind": ..., **params}``), ``K``, ``alpha``, ``top_k``.
 Built graphs are cached under ``<cache_dir>/<hash>.npz``, keyed by a hash of the builder's inputs (training
-interactions or the features it reads) and its parameters; a cache file is written atomically and reused
+interactions or the features it reads), its parameters and ``BUILDER_VERSION``; a cache file is written atomically and reused
 only when every input is identical.
 """
 
@@ -31,6 +31,10 @@ from graphrec.graphs.cointeraction import cointeraction_graph
 from graphrec.graphs.knn import knn_graph
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.surfing import surfing_graph
+
+
+# part of every cache key: bump when a builder's output changes for the same inputs, so old caches are not used
+BUILDER_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,8 @@ class GraphStore:
         return self._input_hashes["train"]
 
     def cache_key(self, spec: GraphSpec) -> str:
-        return hashlib.sha256((spec.key() + self._inputs_hash(spec)).encode()).hexdigest()[:24]
+        text = f"v{BUILDER_VERSION}|{spec.key()}|{self._inputs_hash(spec)}"
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     # ------------------------------------------------------------------ building
     def get(self, spec: GraphSpec) -> SparseGraph:
