@@ -3,7 +3,7 @@
 Implements eq. 7 (light graph convolution on the normalised bipartite graph, Â = D^-1/2 A D^-1/2, no feature
 transform, no non-linearity), eq. 8 (layer combination e = Σ_k α_k e^(k) with α_k = 1/(K+1)), eq. 10
 (s_ui = ⟨e_u, e_i⟩) and eq. 15 (BPR + λ‖E^(0)‖² on the batch's ego embeddings).
-Choices: Xavier-uniform init as in RecBole and MMRec (the paper uses N(0, 0.1)); the regulariser is averaged
+Choices: Xavier-uniform init as in RecBole and MMRec by default (``init_std=0.1`` gives the paper's N(0, 0.1)); the regulariser is averaged
 over the batch (½ Σ‖e^(0)‖² / B), as in the official code.
 """
 
@@ -19,12 +19,15 @@ from graphrec.models.base import Recommender
 
 class LightGCN(Recommender):
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 64, n_layers: int = 3,
-                 reg_weight: float = 1e-4):
+                 reg_weight: float = 1e-4, init_std: float | None = None):
         super().__init__(n_users, n_items)
         # one table for users then items: the propagation input needs no concatenation per batch
         self.embedding = nn.Parameter(torch.empty(n_users + n_items, embedding_dim))
-        nn.init.xavier_uniform_(self.embedding[:n_users])
-        nn.init.xavier_uniform_(self.embedding[n_users:])
+        if init_std is None:  # Xavier-uniform per table, as RecBole and MMRec
+            nn.init.xavier_uniform_(self.embedding[:n_users])
+            nn.init.xavier_uniform_(self.embedding[n_users:])
+        else:  # N(0, init_std²), as the paper (0.1)
+            nn.init.normal_(self.embedding, std=init_std)
         self.n_layers, self.reg_weight = n_layers, reg_weight
 
     def graph_specs(self) -> dict[str, GraphSpec]:
