@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import torch
+from tqdm import tqdm
 
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.topk import topk_csr_rows
@@ -40,7 +41,8 @@ def surfing_graph(graph: SparseGraph, K: int = 3, alpha: float = 0.98, top_k: in
     transition = sp.diags(np.where(deg > 0, 1.0 / np.maximum(deg, 1e-300), 0.0)) @ adj
     transition = transition.tocsr()
     rows, cols, vals = [], [], []
-    for lo in range(0, n, block_size):
+    starts = range(0, n, block_size)
+    for lo in tqdm(starts, desc="random surfing", leave=False, disable=None if len(starts) > 4 else True):
         hi = min(n, lo + block_size)
         a0 = sp.csr_matrix((np.ones(hi - lo), (np.arange(hi - lo), np.arange(lo, hi))), shape=(hi - lo, n))
         a_k, m = a0, sp.csr_matrix((hi - lo, n))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 
 def topk_per_row(row: np.ndarray, col: np.ndarray, val: np.ndarray, k: int | None) -> np.ndarray:
@@ -42,9 +43,12 @@ def block_topk(z: torch.Tensor, k: int, exclude: torch.Tensor | None = None, blo
         top_val, pos = val.topk(k, dim=1)
         best_val[lo:hi], best_idx[lo:hi] = top_val, idx.gather(1, pos)
 
+    n_blocks = (n + block - 1) // block
+    bar = tqdm(total=n_blocks * (n_blocks + 1) // 2, desc="kNN tiles", leave=False, disable=None if n_blocks > 4 else True)
     for lo in range(0, n, block):
         hi = min(n, lo + block)
         for lo2 in range(lo, n, block):
+            bar.update()
             hi2 = min(n, lo2 + block)
             sim = z[lo:hi] @ z[lo2:hi2].T
             if lo == lo2:
@@ -55,6 +59,7 @@ def block_topk(z: torch.Tensor, k: int, exclude: torch.Tensor | None = None, blo
             merge(lo, hi, sim, lo2)
             if lo2 != lo:
                 merge(lo2, hi2, sim.T, lo)
+    bar.close()
     return best_idx, best_val
 
 
