@@ -11,6 +11,13 @@ import torch
 import torch.nn.functional as F
 
 
+def pairwise_scores(user: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dot-product scores ``(⟨u, i⟩ [B], ⟨u, j⟩ [B] or [B, n])`` for ``neg`` rows ``[B, d]`` or ``[B, n, d]``."""
+    pos_scores = (user * pos).sum(-1)
+    neg_scores = (user.unsqueeze(1) * neg).sum(-1) if neg.dim() == 3 else (user * neg).sum(-1)
+    return pos_scores, neg_scores
+
+
 def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor:
     """−mean log σ(pos − neg); ``neg_scores`` may be ``[B]`` or ``[B, n]`` (averaged over negatives)."""
     if neg_scores.dim() == pos_scores.dim() + 1:

@@ -3,7 +3,12 @@
 - ``knn_graph``: exact cosine top-k per item, in row blocks (memory O(block · N + N · k)); edge weight = the
   cosine similarity (or 1 with ``binary=True``); ``symmetric=True`` takes the union A ∪ Aᵀ (max weight).
   An all-zero feature row has no defined cosine: such items get no neighbours and are nobody's neighbour
-  (a warning counts them). ``k ≥ N`` is clamped to N − 1 with a warning.
+  (a warning counts them). ``k ≥ N`` is clamped to N − 1 with a warning. ``include_self=True`` keeps the item
+  itself as one of its k neighbours (weight 1 = cos(x_i, x_i)) plus its k − 1 nearest others, as the top-k of
+  LATTICE and FREEDOM does (their similarity rows include the diagonal); ``norm`` normalises the result
+  (see ``graphrec.graphs.normalize``).
+- ``learned_knn_graph``: the top-k structure of z zᵀ selected without gradient, with edge weights z_i·z_j that
+  stay differentiable in z (LATTICE's learned structure, A²BM²GL's re-selected neighbours).
 - ``WeightedCosineKNN``: the learnable multi-head weighted cosine of A²BM²GL eq. 3,
   s_ij = (1/m) Σ_p cos(w_p ⊙ x_i, w_p ⊙ x_j); it re-selects neighbours from its current weights (no grad)
   and returns a graph whose edge weights s_ij are differentiable in w.
@@ -18,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from graphrec.errors import DataError
+from graphrec.graphs.normalize import normalize
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.topk import block_topk
 
@@ -50,18 +56,58 @@ def _assemble(idx: torch.Tensor, val: torch.Tensor, valid: torch.Tensor, n: int,
     return SparseGraph.from_coo(row, col, w, (n, n))
 
 
+def _with_self_loops(graph: SparseGraph) -> SparseGraph:
+    n = graph.shape[0]
+    ar = torch.arange(n, device=graph.device)
+    return SparseGraph.from_coo(torch.cat([graph.row, ar]), torch.cat([graph.col, ar]),
+                                torch.cat([graph.values, torch.ones(n, dtype=graph.values.dtype, device=ar.device)]),
+                                graph.shape, graph.symmetric)
+
+
 def knn_graph(features: torch.Tensor, k: int = 10, symmetric: bool = False, binary: bool = False,
-              block_size: int | None = None, what: str = "features") -> SparseGraph:
+              block_size: int | None = None, what: str = "features", include_self: bool = False,
+              norm: str = "none") -> SparseGraph:
     n = features.shape[0]
-    k = _checked_k(k, n)
+    k_others = k - 1 if include_self else k
     x = features.float()
     zero = _zero_rows(x, what)
-    z = F.normalize(x, dim=1)
-    idx, val = block_topk(z, k, exclude=zero if zero.any() else None, block_size=block_size)
-    valid = ~zero.unsqueeze(1).expand_as(idx)
-    if binary:
-        val = torch.where(torch.isfinite(val), torch.ones_like(val), val)
-    return _assemble(idx, val, valid, n, symmetric)
+    if k_others > 0:
+        k_others = _checked_k(k_others, n)
+        z = F.normalize(x, dim=1)
+        idx, val = block_topk(z, k_others, exclude=zero if zero.any() else None, block_size=block_size)
+        valid = ~zero.unsqueeze(1).expand_as(idx)
+        if binary:
+            val = torch.where(torch.isfinite(val), torch.ones_like(val), val)
+        graph = _assemble(idx, val, valid, n, symmetric)
+    else:
+        graph = SparseGraph.from_coo(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long),
+                                     torch.zeros(0), (n, n), symmetric=True)
+    if include_self:
+        graph = _with_self_loops(graph)
+    return normalize(graph, norm)
+
+
+def learned_knn_graph(z: torch.Tensor, k: int, include_self: bool = False, exclude: torch.Tensor | None = None,
+                      block_size: int | None = None) -> SparseGraph:
+    """Top-``k`` of ``z zᵀ`` per row (structure without gradient), weights z_i·z_j differentiable in ``z``.
+
+    ``include_self`` makes the row itself one of the k (as LATTICE's top-k over a similarity row does);
+    ``exclude`` (bool ``[N]``) marks rows that get no neighbours and are nobody's neighbour.
+    """
+    n = z.shape[0]
+    k_others = _checked_k(k - 1, n) if include_self else _checked_k(k, n)
+    with torch.no_grad():
+        idx, val = block_topk(z.detach(), k_others, exclude=exclude, block_size=block_size)
+    valid = torch.isfinite(val)
+    if exclude is not None:
+        valid &= ~exclude.unsqueeze(1)
+    row = torch.arange(n, device=z.device).unsqueeze(1).expand_as(idx)[valid]
+    col = idx[valid]
+    if include_self:
+        ar = torch.arange(n, device=z.device)
+        row, col = torch.cat([row, ar]), torch.cat([col, ar])
+    graph = SparseGraph.from_coo(row, col, None, (n, n))  # sorted structure
+    return graph.with_values((z[graph.row] * z[graph.col]).sum(-1))
 
 
 class WeightedCosineKNN(nn.Module):
@@ -78,14 +124,5 @@ class WeightedCosineKNN(nn.Module):
         return heads.permute(1, 0, 2).reshape(x.shape[0], -1) / self.weight.shape[0] ** 0.5
 
     def forward(self, x: torch.Tensor, block_size: int | None = None) -> SparseGraph:
-        n = x.shape[0]
-        k = _checked_k(self.k, n)
         zero = _zero_rows(x.detach(), "weighted-cosine kNN")
-        z = self.embed(x)
-        with torch.no_grad():
-            idx, val = block_topk(z.detach(), k, exclude=zero if zero.any() else None, block_size=block_size)
-        valid = (~zero.unsqueeze(1).expand_as(idx)) & torch.isfinite(val)
-        row = torch.arange(n, device=x.device).unsqueeze(1).expand_as(idx)[valid]
-        col = idx[valid]
-        graph = SparseGraph.from_coo(row, col, None, (n, n))  # sorted structure
-        return graph.with_values((z[graph.row] * z[graph.col]).sum(-1))
+        return learned_knn_graph(self.embed(x), self.k, exclude=zero if zero.any() else None, block_size=block_size)

@@ -3,6 +3,8 @@
 - ``symmetric``: Â = D^-1/2 A D^-1/2, â_ij = a_ij / sqrt(d_i d_j) (GCN, LightGCN; HUIGN eq. 4);
 - ``row``: row-stochastic, â_ij = a_ij / d_i;
 - ``plus_one``: â_ij = a_ij / sqrt((d_i + 1)(d_j + 1)) (A²BM²GL eq. 1);
+- ``row_symmetric``: â_ij = a_ij / sqrt(r_i r_j) with r the row sums only, the normalisation LATTICE and
+  FREEDOM apply to their directed kNN graphs (equal to ``symmetric`` when A is symmetric);
 - ``add_self_loops``: A + w I, with ``w`` a float or a learnable scalar tensor (A²BM²GL eq. 4).
 Rows (columns) of zero degree stay zero instead of producing inf.
 """
@@ -34,7 +36,13 @@ def plus_one(graph: SparseGraph) -> SparseGraph:
     return graph.with_values(graph.values * (d_row[graph.row] * d_col[graph.col]).rsqrt())
 
 
-NORMALISATIONS = {"symmetric": symmetric, "row": row, "plus_one": plus_one, "none": lambda g: g}
+def row_symmetric(graph: SparseGraph) -> SparseGraph:
+    r = _inv_pow(graph.degree(1), 0.5)
+    return graph.with_values(graph.values * r[graph.row] * r[graph.col])
+
+
+NORMALISATIONS = {"symmetric": symmetric, "row": row, "plus_one": plus_one, "row_symmetric": row_symmetric,
+                  "none": lambda g: g}
 
 
 def normalize(graph: SparseGraph, kind: str) -> SparseGraph:

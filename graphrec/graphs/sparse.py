@@ -202,3 +202,29 @@ class _SpMM(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_values = (grad_out[graph.row] * x[graph.col]).sum(-1)
         return grad_values, grad_x, None
+
+
+def weighted_sum(graphs: list[SparseGraph], weights: list[float | torch.Tensor] | torch.Tensor) -> SparseGraph:
+    """Σ_g w_g A_g over the union of the graphs' structures, differentiable in edge values and in ``weights``."""
+    if not graphs:
+        raise ValueError("weighted_sum needs at least one graph")
+    shape = graphs[0].shape
+    if any(g.shape != shape for g in graphs):
+        raise ValueError(f"weighted_sum: graph shapes differ ({[g.shape for g in graphs]})")
+    row = torch.cat([g.row for g in graphs])
+    col = torch.cat([g.col for g in graphs])
+    values = torch.cat([g.values * w for g, w in zip(graphs, weights)])
+    return SparseGraph.from_coo(row, col, values, shape, symmetric=all(g.symmetric for g in graphs))
+
+
+def padded_rows(graph: SparseGraph, width: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's entries as ``(columns [n, width], values [n, width])``, padded with column 0 and value 0."""
+    counts = graph.crow[1:] - graph.crow[:-1]
+    width = int(counts.max()) if width is None and graph.nnz else int(width or 0)
+    position = torch.arange(graph.nnz, device=graph.device) - graph.crow[:-1][graph.row]
+    keep = position < width
+    index = torch.zeros(graph.shape[0], width, dtype=torch.long, device=graph.device)
+    values = torch.zeros(graph.shape[0], width, dtype=graph.values.dtype, device=graph.device)
+    index[graph.row[keep], position[keep]] = graph.col[keep]
+    values[graph.row[keep], position[keep]] = graph.values[keep]
+    return index, values

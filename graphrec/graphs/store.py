@@ -3,7 +3,9 @@
 Builders are registered by kind and read only the training split (and item features):
 - ``bipartite``: user–item graph, params ``norm`` (symmetric | row | plus_one | none), ``self_loops``;
 - ``cointeraction``: item–item, params ``min_users`` (HUIGN: 5), ``top_k``;
-- ``knn``: item–item from one modality, params ``modality``, ``k``, ``symmetric``, ``binary``;
+- ``knn``: item–item from one modality, params ``modality``, ``k``, ``symmetric``, ``binary``, ``include_self``,
+  ``norm``;
+- ``item_constraint``: UltraGCN's top-``k`` item–item constraint weights ω (eq. 12);
 - ``surfing``: random-surfing full adjacency of another graph, params ``of`` (that graph's spec as
   ``{"kind": ..., **params}``), ``K``, ``alpha``, ``top_k``.
 Built graphs are cached under ``<cache_dir>/<hash>.npz``, keyed by a hash of the builder's inputs (training
@@ -28,6 +30,7 @@ import torch
 from graphrec.errors import ConfigError, DataError
 from graphrec.graphs.bipartite import bipartite_graph
 from graphrec.graphs.cointeraction import cointeraction_graph
+from graphrec.graphs.constraint import item_constraint_graph
 from graphrec.graphs.knn import knn_graph
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.surfing import surfing_graph
@@ -78,6 +81,7 @@ BuildFn = Callable[["GraphStore", TrainingGraphInput, dict], SparseGraph]
 BUILDERS: dict[str, BuildFn] = {
     "bipartite": lambda store, d, p: bipartite_graph(d.user, d.item, d.n_users, d.n_items, **p),
     "cointeraction": lambda store, d, p: cointeraction_graph(d.user, d.item, d.n_users, d.n_items, **p),
+    "item_constraint": lambda store, d, p: item_constraint_graph(d.user, d.item, d.n_users, d.n_items, **p),
     "knn": lambda store, d, p: knn_graph(_feature(d, p["modality"]), **{k: v for k, v in p.items() if k != "modality"},
                                          what=f"feature '{p['modality']}'"),
     "surfing": lambda store, d, p: surfing_graph(store.get(_base_spec(p["of"])),

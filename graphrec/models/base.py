@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from graphrec.errors import ConfigError
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 
@@ -20,11 +21,26 @@ class Recommender(nn.Module):
 
     task: str = "ranking"  # or "ctr"
     sampling: str = "pairwise"  # batches the trainer feeds: "pairwise" or "pointwise"
+    n_negatives: int | None = None  # negatives per positive this model needs (None: ``trainer.n_neg``)
 
     def __init__(self, n_users: int, n_items: int):
         super().__init__()
         self.n_users, self.n_items = int(n_users), int(n_items)
         self.graphs: dict[str, SparseGraph] = {}
+
+    def register_features(self, features: dict[str, torch.Tensor]) -> list[str]:
+        """Keep item features as non-persistent buffers (they follow ``.to()``, stay out of checkpoints);
+        returns the modality names, sorted. A model that needs features fails clearly without them."""
+        if not features:
+            raise ConfigError(f"model {type(self).__name__} needs item features, and the dataset has none "
+                              "(choose a dataset with features, or dataset.modalities)")
+        self.modalities = sorted(features)
+        for m in self.modalities:
+            self.register_buffer(f"feat_{m}", features[m].float(), persistent=False)
+        return self.modalities
+
+    def feature(self, modality: str) -> torch.Tensor:
+        return getattr(self, f"feat_{modality}")
 
     def graph_specs(self) -> dict[str, GraphSpec]:
         """The graphs this model consumes, by name."""
@@ -32,6 +48,11 @@ class Recommender(nn.Module):
 
     def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
         self.graphs = dict(graphs)
+
+    def pre_epoch(self, epoch: int) -> None:
+        """Called by the trainer before each training epoch (1-based), e.g. to re-sample a pruned graph or
+        re-select learned neighbours. Randomness must come from torch's global generator, which checkpoints
+        save, so a resumed run repeats it."""
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | dict[str, torch.Tensor]:
         raise NotImplementedError

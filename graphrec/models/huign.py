@@ -123,14 +123,10 @@ class HUIGN(Recommender):
                  self_loops: bool = True, project: bool = True, lambda_entropy: float = 0.1,
                  lambda_independence: float = 0.1, reg_weight: float = 1e-4, learn_scale: bool = True):
         super().__init__(n_users, n_items)
-        if not features:
-            raise ValueError("HUIGN needs at least one item feature modality")
         self.levels = [int(k) for k in levels]
         self.min_users, self.self_loops = int(min_users), bool(self_loops)
         self.lambda_entropy, self.lambda_independence, self.reg_weight = lambda_entropy, lambda_independence, reg_weight
-        self.modalities = sorted(features)
-        for m in self.modalities:
-            self.register_buffer(f"feat_{m}", features[m].float(), persistent=False)
+        self.register_features(features)
         self.hierarchies = nn.ModuleDict({m: IntentHierarchy(features[m].shape[1], dim, self.levels, project,
                                                              learn_scale) for m in self.modalities})
         n_intents = sum(self.levels)
@@ -151,7 +147,7 @@ class HUIGN(Recommender):
         super().attach_graphs({"items": g})
         norm = symmetric(g)
         with torch.no_grad():  # eq. 4 at level 1 on the fixed features
-            self._smoothed = {m: norm @ getattr(self, f"feat_{m}") for m in self.modalities}
+            self._smoothed = {m: norm @ self.feature(m) for m in self.modalities}
 
     def _hierarchy(self, m: str) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
         smoothed = self._smoothed[m]

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from graphrec.graphs.store import GraphSpec
-from graphrec.losses import bpr_loss, l2_regularization
+from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
 
 
@@ -48,8 +48,7 @@ class LightGCN(Recommender):
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         users, items = self.propagate()
         u, i, j = users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
-        pos = (u * i).sum(-1)
-        neg = (u.unsqueeze(1) * j).sum(-1) if j.dim() == 3 else (u * j).sum(-1)
+        pos, neg = pairwise_scores(u, i, j)
         ego_items = self.embedding[self.n_users:]
         reg = l2_regularization(self.embedding[batch["user"]], ego_items[batch["pos"]], ego_items[batch["neg"]],
                                 batch_size=u.shape[0])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from graphrec.losses import bpr_loss, l2_regularization
+from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
 
 
@@ -27,7 +27,6 @@ class MF(Recommender):
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         u, i, j = self.user_emb(batch["user"]), self.item_emb(batch["pos"]), self.item_emb(batch["neg"])
-        pos = (u * i).sum(-1)
-        neg = (u.unsqueeze(1) * j).sum(-1) if j.dim() == 3 else (u * j).sum(-1)
+        pos, neg = pairwise_scores(u, i, j)
         return {"bpr": bpr_loss(pos, neg),
                 "reg": self.reg_weight * l2_regularization(u, i, j, batch_size=u.shape[0])}

@@ -91,7 +91,8 @@ def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = Non
     model, tcfg = exp.model, cfg.trainer
     train_u, train_i = exp.train_pairs
     sampler = NegativeSampler(exp.csr["train"])
-    batches = TrainingBatches(train_u, train_i, sampler, int(tcfg.batch_size), int(tcfg.n_neg), model.sampling)
+    batches = TrainingBatches(train_u, train_i, sampler, int(tcfg.batch_size),
+                              int(model.n_negatives or tcfg.n_neg), model.sampling)
     trainer_cfg = TrainerConfig(**{k: v for k, v in OmegaConf.to_container(tcfg, resolve=True).items()
                                    if k in TrainerConfig.__dataclass_fields__})
     valid_metric = cfg.eval.valid_metric

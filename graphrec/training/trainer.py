@@ -137,6 +137,7 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         self.model.train()
         start = time.perf_counter()
+        self.model.pre_epoch(epoch)
         totals: dict[str, torch.Tensor] = {}
         n_batches = 0
         bar = tqdm(self.batches.epoch(self.generator), total=len(self.batches), desc=f"epoch {epoch}",

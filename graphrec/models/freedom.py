@@ -1,0 +1,109 @@
+"""FREEDOM: freezing and denoising graph structures for multimodal recommendation (Zhou & Shen, MM 2023).
+
+- Frozen item–item graph (§3.1, eq. 1–4): per modality a kNN graph (k = 10) from the raw features, binary and
+  normalised by row sums as S = D^-1/2 A D^-1/2, summed with modality weights (visual ``image_weight`` = 0.1,
+  the rest shared by the other modalities, as the paper weights image and text); built once, never updated.
+- Degree-sensitive edge pruning (§3.2, eq. 5–6): before every epoch, keep ⌊(1 − ρ)|E|⌋ user–item edges sampled
+  without replacement with probability ∝ 1/sqrt(d_u d_i), then renormalise the kept graph symmetrically.
+  Evaluation uses the full graph.
+- Item representation h_i = S^{L_mm} e_i (one layer) added to the LightGCN output of the (pruned) user–item graph
+  (eq. 7–8, two layers, layer mean); s_ui = ⟨e_u, ē_i + h_i⟩ (eq. 9).
+- Loss (eq. 10): BPR on the fused scores + λ Σ_m BPR(e_u, W_m x_i, W_m x_j) with W_m a linear map of the
+  modality's features to the embedding size.
+As in the official code the raw features used by W_m are trainable (``tune_features``); the kNN graph is built
+from their initial values. The official top-k includes the item itself (k − 1 other neighbours and a self-loop);
+so does this one.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from graphrec.graphs.sparse import SparseGraph, weighted_sum
+from graphrec.graphs.normalize import symmetric
+from graphrec.graphs.store import GraphSpec
+from graphrec.losses import bpr_loss, pairwise_scores
+from graphrec.models.base import Recommender
+from graphrec.models.itemgraph import light_propagation, modality_knn_spec
+
+
+def modality_weights(modalities: list[str], image_weight: float) -> dict[str, float]:
+    """``image_weight`` for 'visual', the rest split evenly among the other modalities; 1 for a single one."""
+    if len(modalities) == 1:
+        return {modalities[0]: 1.0}
+    others = [m for m in modalities if m != "visual"]
+    rest = (1.0 - image_weight) if "visual" in modalities else 1.0
+    weights = {m: rest / len(others) for m in others}
+    if "visual" in modalities:
+        weights["visual"] = image_weight
+    return weights
+
+
+def degree_sensitive_pruning(graph: SparseGraph, n_users: int, keep_fraction: float) -> SparseGraph:
+    """FREEDOM eq. 5–6: sample user–item edges ∝ 1/sqrt(d_u d_i) (the symmetric-normalised weight), keep a
+    fraction without replacement, rebuild both directions and renormalise symmetrically."""
+    user_side = graph.row < n_users
+    row, col, weight = graph.row[user_side], graph.col[user_side], graph.values[user_side]
+    n_keep = max(1, int(row.numel() * keep_fraction))
+    kept = torch.multinomial(weight, n_keep, replacement=False)
+    r, c = row[kept], col[kept]
+    pruned = SparseGraph.from_coo(torch.cat([r, c]), torch.cat([c, r]), None, graph.shape, symmetric=True)
+    return symmetric(pruned)
+
+
+class FREEDOM(Recommender):
+    def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor], embedding_dim: int = 64,
+                 knn_k: int = 10, image_weight: float = 0.1, n_mm_layers: int = 1, n_ui_layers: int = 2,
+                 dropout: float = 0.8, reg_weight: float = 0.0, tune_features: bool = True):
+        super().__init__(n_users, n_items)
+        self.register_features(features)
+        self.embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n_users + n_items, embedding_dim)))
+        self.projections = nn.ModuleDict({m: nn.Linear(self.feature(m).shape[1], embedding_dim)
+                                          for m in self.modalities})
+        for p in self.projections.values():
+            nn.init.xavier_normal_(p.weight)
+        self.tuned = nn.ParameterDict({m: nn.Parameter(self.feature(m).clone()) for m in self.modalities}) \
+            if tune_features else None
+        self.knn_k, self.weights = int(knn_k), modality_weights(self.modalities, image_weight)
+        self.n_mm_layers, self.n_ui_layers = int(n_mm_layers), int(n_ui_layers)
+        self.dropout, self.reg_weight = float(dropout), reg_weight
+        self._pruned: SparseGraph | None = None
+
+    def graph_specs(self) -> dict[str, GraphSpec]:
+        specs = {"adj": GraphSpec("bipartite", {"norm": "symmetric"})}
+        specs.update({f"knn_{m}": modality_knn_spec(m, self.knn_k, binary=True) for m in self.modalities})
+        return specs
+
+    def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
+        super().attach_graphs(graphs)
+        self.item_graph = weighted_sum([graphs[f"knn_{m}"] for m in self.modalities],
+                                       [self.weights[m] for m in self.modalities])
+        self._pruned = None
+
+    def pre_epoch(self, epoch: int) -> None:
+        if self.dropout > 0:
+            self._pruned = degree_sensitive_pruning(self.graphs["adj"], self.n_users, 1.0 - self.dropout)
+
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        adj = self._pruned if self.training and self._pruned is not None else self.graphs["adj"]
+        h = self.embedding[self.n_users:]
+        for _ in range(self.n_mm_layers):
+            h = self.item_graph @ h
+        out = light_propagation(adj, self.embedding, self.n_ui_layers)
+        return out[: self.n_users], out[self.n_users:] + h
+
+    def _modality_embedding(self, m: str) -> torch.Tensor:
+        return self.projections[m](self.tuned[m] if self.tuned is not None else self.feature(m))
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        users, items = self.embeddings()
+        u = users[batch["user"]]
+        terms = {"bpr": bpr_loss(*pairwise_scores(u, items[batch["pos"]], items[batch["neg"]]))}
+        if self.reg_weight > 0:
+            modal = 0.0
+            for m in self.modalities:
+                f = self._modality_embedding(m)
+                modal = modal + bpr_loss(*pairwise_scores(u, f[batch["pos"]], f[batch["neg"]]))
+            terms["modality_bpr"] = self.reg_weight * modal
+        return terms

@@ -1,0 +1,57 @@
+"""VBPR: visual Bayesian personalised ranking (He & McAuley, AAAI 2016).
+
+Eq. 2 of the paper: x̂_ui = α + β_u + β_i + γ_uᵀγ_i + θ_uᵀ(E f_i) + β'ᵀf_i, trained with BPR (eq. 4) and
+λ-regularised factors. α and β_u cancel in every pairwise difference and in a per-user ranking, so they are
+omitted. The score is one dot product of augmented vectors, e_u = [γ_u ‖ θ_u ‖ 1] and
+e_i = [γ_i ‖ E f_i ‖ β_i + β'ᵀf_i], so evaluation is one GEMM per user block.
+Choices: f_i is the concatenation of every available modality (the paper has one visual feature; MMRec
+concatenates image and text); the regulariser λ/2 Σ‖·‖²/B is taken on the batch's full user and item vectors,
+content part E f_i and bias included, which keeps E in check the way the paper's λ_E‖E‖² does, at batch cost
+(regularising only the ID factors let the content part overfit: TikTok valid R@20 0.021 against 0.05). ``item_bias=False`` drops β_i and β'ᵀf_i, as MMRec does.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
+from graphrec.models.base import Recommender
+
+
+class VBPR(Recommender):
+    def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor], embedding_dim: int = 64,
+                 content_dim: int = 64, reg_weight: float = 1e-4, item_bias: bool = True):
+        super().__init__(n_users, n_items)
+        self.register_features(features)
+        feat_dim = sum(self.feature(m).shape[1] for m in self.modalities)
+        self.gamma_user = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n_users, embedding_dim)))
+        self.gamma_item = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n_items, embedding_dim)))
+        self.theta_user = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n_users, content_dim)))
+        self.projection = nn.Linear(feat_dim, content_dim, bias=False)  # E
+        nn.init.xavier_uniform_(self.projection.weight)
+        self.item_bias = item_bias
+        if item_bias:
+            self.beta_item = nn.Parameter(torch.zeros(n_items))
+            self.beta_visual = nn.Parameter(torch.zeros(feat_dim))  # β'
+        self.reg_weight = reg_weight
+
+    def _content(self) -> torch.Tensor:
+        return torch.cat([self.feature(m) for m in self.modalities], dim=1)
+
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self._content()
+        users = [self.gamma_user, self.theta_user]
+        items = [self.gamma_item, self.projection(f)]
+        if self.item_bias:
+            users.append(torch.ones(self.n_users, 1, device=f.device))
+            items.append((self.beta_item + f @ self.beta_visual).unsqueeze(1))
+        return torch.cat(users, dim=1), torch.cat(items, dim=1)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        user_emb, item_emb = self.embeddings()
+        u, i, j = user_emb[batch["user"]], item_emb[batch["pos"]], item_emb[batch["neg"]]
+        pos, neg = pairwise_scores(u, i, j)
+        user_factors = u[:, :-1] if self.item_bias else u  # the constant 1 is not a parameter
+        reg = l2_regularization(user_factors, i, j, batch_size=u.shape[0])
+        return {"bpr": bpr_loss(pos, neg), "reg": self.reg_weight * reg}
