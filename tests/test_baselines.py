@@ -147,11 +147,11 @@ def test_lattice_mixed_graph_is_lambda_original_plus_rest_learned():
     m = attach(LATTICE(data.n_users, data.n_items, {"visual": data.features["visual"]}, embedding_dim=4,
                        feat_embed_dim=3, knn_k=4, lambda_coeff=0.7), data)
     original = dense_knn_incl_self(data.features["visual"], 4, binary=False)
-    learned = dense_knn_incl_self(m.projections["visual"](m.tuned["visual"]), 4, binary=False)
+    learned = dense_knn_incl_self(m.content("visual"), 4, binary=False)
     mixed = m.item_graph()
     assert torch.allclose(mixed.to_dense(), 0.7 * original + 0.3 * learned.detach(), atol=1e-5)
     mixed.values.sum().backward()  # the learned weights are differentiable in the projection
-    assert m.projections["visual"].weight.grad.abs().sum() > 0
+    assert m.content.linear["visual"].weight.grad.abs().sum() > 0
 
 
 def test_freedom_frozen_graph_and_degree_sensitive_pruning():

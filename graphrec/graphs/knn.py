@@ -24,7 +24,7 @@ from torch import nn
 
 from graphrec.errors import DataError
 from graphrec.graphs.normalize import normalize
-from graphrec.graphs.sparse import SparseGraph
+from graphrec.graphs.sparse import SparseGraph, edge_dot
 from graphrec.graphs.topk import block_topk
 
 
@@ -107,7 +107,7 @@ def learned_knn_graph(z: torch.Tensor, k: int, include_self: bool = False, exclu
         ar = torch.arange(n, device=z.device)
         row, col = torch.cat([row, ar]), torch.cat([col, ar])
     graph = SparseGraph.from_coo(row, col, None, (n, n))  # sorted structure
-    return graph.with_values((z[graph.row] * z[graph.col]).sum(-1))
+    return graph.with_values(edge_dot(graph, z, z))
 
 
 class WeightedCosineKNN(nn.Module):

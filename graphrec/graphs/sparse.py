@@ -200,8 +200,40 @@ class _SpMM(torch.autograd.Function):
             grad_x = torch.sparse.mm(graph.transposed_csr(values.detach()), grad_out) if graph.nnz else \
                 torch.zeros_like(x)
         if ctx.needs_input_grad[0]:
-            grad_values = (grad_out[graph.row] * x[graph.col]).sum(-1)
+            grad_values = _sddmm(graph, grad_out, x)
         return grad_values, grad_x, None
+
+
+def _sddmm(graph: SparseGraph, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """⟨a_i, b_j⟩ for every stored (i, j), in CSR order: a sampled dense–dense product, no [nnz, d] gathers."""
+    if graph.nnz == 0:
+        return a.new_zeros(0)
+    pattern = graph.csr(torch.zeros(graph.nnz, dtype=a.dtype, device=a.device))
+    return torch.sparse.sampled_addmm(pattern, a.contiguous(), b.T, beta=0.0).values()
+
+
+class _EdgeDot(torch.autograd.Function):
+    """s_ij = ⟨a_i, b_j⟩ on the graph's entries; backward ∂a = S b, ∂b = Sᵀ a with S the sparse gradient."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, b: torch.Tensor, graph: SparseGraph) -> torch.Tensor:
+        ctx.graph = graph
+        ctx.save_for_backward(a, b)
+        return _sddmm(graph, a.detach(), b.detach())
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        a, b = ctx.saved_tensors
+        graph: SparseGraph = ctx.graph
+        grad = grad.contiguous()
+        grad_a = torch.sparse.mm(graph.csr(grad), b) if ctx.needs_input_grad[0] else None
+        grad_b = torch.sparse.mm(graph.transposed_csr(grad), a) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b, None
+
+
+def edge_dot(graph: SparseGraph, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``[nnz]`` scores ⟨a_row, b_col⟩ for every stored entry, differentiable in ``a`` and ``b``."""
+    return _EdgeDot.apply(a, b, graph)
 
 
 def weighted_sum(graphs: list[SparseGraph], weights: list[float | torch.Tensor] | torch.Tensor) -> SparseGraph:

@@ -77,5 +77,10 @@ class Recommender(nn.Module):
         """Final (user, item) embeddings for dot-product models, so evaluation is one GEMM per block."""
         return None
 
+    def batch_embeddings(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Rows of ``embeddings()`` for a pairwise batch: (users [B, d], positives [B, d], negatives [B(, n), d])."""
+        users, items = self.embeddings()
+        return users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

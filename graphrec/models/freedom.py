@@ -25,7 +25,7 @@ from graphrec.graphs.normalize import symmetric
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, pairwise_scores
 from graphrec.models.base import Recommender
-from graphrec.models.itemgraph import light_propagation, modality_knn_spec
+from graphrec.models.itemgraph import ModalityProjections, light_propagation, modality_knn_spec
 
 
 def modality_weights(modalities: list[str], image_weight: float) -> dict[str, float]:
@@ -59,12 +59,7 @@ class FREEDOM(Recommender):
         super().__init__(n_users, n_items)
         self.register_features(features)
         self.embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n_users + n_items, embedding_dim)))
-        self.projections = nn.ModuleDict({m: nn.Linear(self.feature(m).shape[1], embedding_dim)
-                                          for m in self.modalities})
-        for p in self.projections.values():
-            nn.init.xavier_normal_(p.weight)
-        self.tuned = nn.ParameterDict({m: nn.Parameter(self.feature(m).clone()) for m in self.modalities}) \
-            if tune_features else None
+        self.content = ModalityProjections(features, embedding_dim, tune_features, init=nn.init.xavier_normal_)
         self.knn_k, self.weights = int(knn_k), modality_weights(self.modalities, image_weight)
         self.n_mm_layers, self.n_ui_layers = int(n_mm_layers), int(n_ui_layers)
         self.dropout, self.reg_weight = float(dropout), reg_weight
@@ -93,17 +88,13 @@ class FREEDOM(Recommender):
         out = light_propagation(adj, self.embedding, self.n_ui_layers)
         return out[: self.n_users], out[self.n_users:] + h
 
-    def _modality_embedding(self, m: str) -> torch.Tensor:
-        return self.projections[m](self.tuned[m] if self.tuned is not None else self.feature(m))
-
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        users, items = self.embeddings()
-        u = users[batch["user"]]
-        terms = {"bpr": bpr_loss(*pairwise_scores(u, items[batch["pos"]], items[batch["neg"]]))}
+        u, i, j = self.batch_embeddings(batch)
+        terms = {"bpr": bpr_loss(*pairwise_scores(u, i, j))}
         if self.reg_weight > 0:
             modal = 0.0
             for m in self.modalities:
-                f = self._modality_embedding(m)
+                f = self.content(m)
                 modal = modal + bpr_loss(*pairwise_scores(u, f[batch["pos"]], f[batch["neg"]]))
             terms["modality_bpr"] = self.reg_weight * modal
         return terms

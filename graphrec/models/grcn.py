@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.utils import softmax
 
-from graphrec.graphs.sparse import SparseGraph
+from graphrec.graphs.sparse import SparseGraph, edge_dot
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, pairwise_scores
 from graphrec.models.base import Recommender
@@ -39,22 +39,18 @@ class ContentRouting(nn.Module):
         self.preference = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_users, latent_dim)))
         self.n_routing = n_routing
 
-    def forward(self, r: SparseGraph, r_t: SparseGraph, perm: torch.Tensor,
-                features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``r``: users × items interactions (edge order = CSR by user), ``r_t`` its transpose, ``perm`` maps r's
-        edge order to r_t's. Returns (user rep, item rep, item→user weights, user→item weights), weights in
-        r's edge order."""
+    def forward(self, r: SparseGraph, r_t: SparseGraph, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``r``: users × items interactions, ``r_t`` its transpose. Returns (user rep, item rep, item→user
+        weights in r's entry order, user→item weights in r_t's entry order)."""
         f = F.normalize(F.leaky_relu(self.mlp(features)), dim=1)
         p = F.normalize(self.preference, dim=1)
-        users, items = r.row, r.col
         for _ in range(self.n_routing):
-            alpha = softmax((p[users] * f[items]).sum(-1), users, num_nodes=r.shape[0])
+            alpha = softmax(edge_dot(r, p, f), ptr=r.crow)  # over each user's items (r is CSR by user)
             p = F.normalize(p + r.with_values(alpha) @ f, dim=1)
-        score = (p[users] * f[items]).sum(-1)
-        to_user = softmax(score, users, num_nodes=r.shape[0])
-        to_item = softmax(score, items, num_nodes=r.shape[1])
+        to_user = softmax(edge_dot(r, p, f), ptr=r.crow)
+        to_item = softmax(edge_dot(r_t, f, p), ptr=r_t.crow)  # over each item's users, in r_t's order
         user_rep = p + r.with_values(to_user) @ f
-        item_rep = f + r_t.with_values(to_item[perm]) @ p
+        item_rep = f + r_t.with_values(to_item) @ p
         return user_rep, item_rep, to_user, to_item
 
 
@@ -79,23 +75,22 @@ class GRCN(Recommender):
         self.r = SparseGraph.from_coo(full.row[user_side], full.col[user_side] - self.n_users, None,
                                       (self.n_users, self.n_items))
         self.r_t = self.r.t()
-        self.perm = self.r._transpose_structure()[2]
 
-    def representation(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         r, r_t = self.r, self.r_t
         user_parts, item_parts, to_user, to_item = [], [], [], []
         for k, m in enumerate(self.modalities):
-            u_rep, i_rep, w_u, w_i = self.routing[m](r, r_t, self.perm, self.feature(m))
+            u_rep, i_rep, w_u, w_i = self.routing[m](r, r_t, self.feature(m))
             user_parts.append(u_rep)
             item_parts.append(i_rep)
             to_user.append(w_u * self.confidence[self.n_users + r.col, k])  # item → user: the item's confidence
-            to_item.append(w_i * self.confidence[r.row, k])  # user → item: the user's confidence
+            to_item.append(w_i * self.confidence[r_t.col, k])  # user → item: the user's confidence
         w_user = torch.stack(to_user).max(0).values
         w_item = torch.stack(to_item).max(0).values
         if self.pruning:
             w_user, w_item = F.relu(w_user), F.relu(w_item)
         x = F.normalize(self.id_embedding, dim=1)
-        a_user, a_item = r.with_values(w_user), r_t.with_values(w_item[self.perm])
+        a_user, a_item = r.with_values(w_user), r_t.with_values(w_item)
         out = x
         for _ in range(2):
             x = torch.cat([a_user @ x[self.n_users:], a_item @ x[: self.n_users]])
@@ -104,12 +99,8 @@ class GRCN(Recommender):
         items = torch.cat([out[self.n_users:], *item_parts], dim=1)
         return users, items
 
-    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.representation()
-
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        users, items = self.representation()
-        u, i, j = users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
+        u, i, j = self.batch_embeddings(batch)
         ids = self.id_embedding
         item_rows = torch.cat([batch["pos"].reshape(-1), batch["neg"].reshape(-1)]) + self.n_users
         reg = ids[batch["user"]].pow(2).mean() + ids[item_rows].pow(2).mean()

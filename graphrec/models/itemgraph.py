@@ -2,12 +2,15 @@
 
 - ``modality_knn_spec``: the frozen per-modality kNN graph both papers build from raw features: top-k over a
   similarity row that includes the item itself, normalised as â_ij = a_ij / sqrt(r_i r_j) (row sums r);
-- ``light_propagation``: LightGCN layers with the layer mean (LightGCN eq. 7–8) over a user–item graph.
+- ``light_propagation``: LightGCN layers with the layer mean (LightGCN eq. 7–8) over a user–item graph;
+- ``ModalityProjections``: W_m x_i per modality, with the raw features x trainable (``tune``) as both official
+  codes make them (``nn.Embedding.from_pretrained(..., freeze=False)``).
 """
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
@@ -16,6 +19,23 @@ from graphrec.graphs.store import GraphSpec
 def modality_knn_spec(modality: str, k: int, binary: bool) -> GraphSpec:
     return GraphSpec("knn", {"modality": modality, "k": k, "include_self": True, "binary": binary,
                              "norm": "row_symmetric"})
+
+
+class ModalityProjections(nn.Module):
+    def __init__(self, features: dict[str, torch.Tensor], out_dim: int, tune: bool, init=nn.init.xavier_uniform_):
+        super().__init__()
+        self.linear = nn.ModuleDict({m: nn.Linear(f.shape[1], out_dim) for m, f in features.items()})
+        for layer in self.linear.values():
+            init(layer.weight)
+        self.tuned = nn.ParameterDict({m: nn.Parameter(f.float().clone()) for m, f in features.items()}) \
+            if tune else None
+        if not tune:
+            for m, f in features.items():
+                self.register_buffer(f"feat_{m}", f.float(), persistent=False)
+
+    def forward(self, modality: str) -> torch.Tensor:
+        x = self.tuned[modality] if self.tuned is not None else getattr(self, f"feat_{modality}")
+        return self.linear[modality](x)
 
 
 def light_propagation(graph: SparseGraph, x: torch.Tensor, n_layers: int) -> torch.Tensor:

@@ -25,11 +25,11 @@ from torch import nn
 
 from graphrec.graphs.knn import learned_knn_graph
 from graphrec.graphs.normalize import row_symmetric
-from graphrec.graphs.sparse import SparseGraph, weighted_sum
+from graphrec.graphs.sparse import SparseGraph, edge_dot, weighted_sum
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
-from graphrec.models.itemgraph import light_propagation, modality_knn_spec
+from graphrec.models.itemgraph import ModalityProjections, light_propagation, modality_knn_spec
 
 
 class LATTICE(Recommender):
@@ -39,12 +39,7 @@ class LATTICE(Recommender):
         super().__init__(n_users, n_items)
         self.register_features(features)
         self.embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n_users + n_items, embedding_dim)))
-        self.projections = nn.ModuleDict({m: nn.Linear(self.feature(m).shape[1], feat_embed_dim)
-                                          for m in self.modalities})
-        for p in self.projections.values():
-            nn.init.xavier_uniform_(p.weight)
-        self.tuned = nn.ParameterDict({m: nn.Parameter(self.feature(m).clone()) for m in self.modalities}) \
-            if tune_features else None
+        self.content = ModalityProjections(features, feat_embed_dim, tune_features)
         self.modal_weight = nn.Parameter(torch.full((len(self.modalities),), 1.0 / len(self.modalities)))
         self.knn_k, self.lambda_coeff = int(knn_k), float(lambda_coeff)
         self.n_item_layers, self.n_ui_layers, self.reg_weight = int(n_item_layers), int(n_ui_layers), reg_weight
@@ -60,8 +55,7 @@ class LATTICE(Recommender):
         self._learned_structure = {}
 
     def _projected(self, m: str) -> torch.Tensor:
-        x = self.tuned[m] if self.tuned is not None else self.feature(m)
-        return F.normalize(self.projections[m](x), dim=1)
+        return F.normalize(self.content(m), dim=1)
 
     def pre_epoch(self, epoch: int) -> None:
         self._learned_structure = {}  # neighbours re-selected from the current projections
@@ -72,7 +66,7 @@ class LATTICE(Recommender):
         if m not in self._learned_structure:
             self._learned_structure[m] = learned_knn_graph(z, self.knn_k, include_self=True)
         structure = self._learned_structure[m]
-        return structure.with_values((z[structure.row] * z[structure.col]).sum(-1))
+        return structure.with_values(edge_dot(structure, z, z))
 
     def item_graph(self) -> SparseGraph:
         """A = (1 − λ) norm(Σ_m α_m learned_m) + λ Σ_m α_m initial_m."""
@@ -90,8 +84,7 @@ class LATTICE(Recommender):
         return out[: self.n_users], out[self.n_users:] + F.normalize(h, dim=1)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        users, items = self.embeddings()
-        u, i, j = users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
+        u, i, j = self.batch_embeddings(batch)
         terms = {"bpr": bpr_loss(*pairwise_scores(u, i, j))}
         if self.reg_weight > 0:
             terms["reg"] = self.reg_weight * l2_regularization(u, i, j, batch_size=u.shape[0])

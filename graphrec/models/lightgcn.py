@@ -46,8 +46,7 @@ class LightGCN(Recommender):
         return self.propagate()
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        users, items = self.propagate()
-        u, i, j = users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
+        u, i, j = self.batch_embeddings(batch)
         pos, neg = pairwise_scores(u, i, j)
         ego_items = self.embedding[self.n_users:]
         reg = l2_regularization(self.embedding[batch["user"]], ego_items[batch["pos"]], ego_items[batch["neg"]],

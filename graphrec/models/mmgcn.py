@@ -77,8 +77,7 @@ class MMGCN(Recommender):
         return rep[: self.n_users], rep[self.n_users:]
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        users, items = self.embeddings()
-        u, i, j = users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
+        u, i, j = self.batch_embeddings(batch)
         ids = self.id_embedding
         item_rows = torch.cat([batch["pos"].reshape(-1), batch["neg"].reshape(-1)]) + self.n_users
         reg = ids[batch["user"]].pow(2).mean() + ids[item_rows].pow(2).mean() + \

@@ -42,7 +42,7 @@ class NGCF(Recommender):
     def graph_specs(self) -> dict[str, GraphSpec]:
         return {"adj": GraphSpec("bipartite", {"norm": "symmetric"})}
 
-    def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         graph = self.graphs["adj"]
         if self.training and self.node_dropout > 0:
             graph = edge_dropout(graph, self.node_dropout)
@@ -56,11 +56,7 @@ class NGCF(Recommender):
         out = torch.cat(outputs, dim=1)
         return out[: self.n_users], out[self.n_users:]
 
-    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.propagate()
-
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        users, items = self.propagate()
-        u, i, j = users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
+        u, i, j = self.batch_embeddings(batch)
         pos, neg = pairwise_scores(u, i, j)
         return {"bpr": bpr_loss(pos, neg), "reg": self.reg_weight * l2_regularization(u, i, j, batch_size=u.shape[0])}

@@ -49,8 +49,7 @@ class VBPR(Recommender):
         return torch.cat(users, dim=1), torch.cat(items, dim=1)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        user_emb, item_emb = self.embeddings()
-        u, i, j = user_emb[batch["user"]], item_emb[batch["pos"]], item_emb[batch["neg"]]
+        u, i, j = self.batch_embeddings(batch)
         pos, neg = pairwise_scores(u, i, j)
         user_factors = u[:, :-1] if self.item_bias else u  # the constant 1 is not a parameter
         reg = l2_regularization(user_factors, i, j, batch_size=u.shape[0])
