@@ -218,3 +218,13 @@ def test_ultragcn_constraint_weights_and_loss():
               if dense[i, j] > 0)
     assert terms["ultra"].item() == pytest.approx(l_o.item(), rel=1e-5)
     assert terms["item"].item() == pytest.approx(0.5 * l_i.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("model", ["vbpr", "mmgcn", "grcn", "lattice", "freedom"])
+def test_multimodal_models_without_features_fail_clearly(model, make_cfg):
+    from graphrec.errors import ConfigError
+    from graphrec.experiment import instantiate_model
+
+    cfg = make_cfg(f"model={model}")
+    with pytest.raises(ConfigError, match="needs item features"):
+        instantiate_model(cfg.model, 5, 4, {})

@@ -13,7 +13,8 @@ Sparse throughout: the top-k of every similarity row comes from tiled blocks (``
 a dense items × items matrix (the official code keeps dense N×N matrices and rebuilds them every epoch).
 Choice: the learned neighbour sets are re-selected once per epoch (as the official code re-builds once per
 epoch) while the learned edge weights w_ij = cos(W_m x_i, W_m x_j) stay differentiable in every batch (the
-official code detaches the graph after the first batch of each epoch). As in the official code, the raw
+official code detaches the graph after the first batch of each epoch); in evaluation they are selected from the
+current weights, so a checkpoint's scores depend on its weights alone. As in the official code, the raw
 features fed to W_m are trainable (``tune_features``).
 """
 
@@ -63,6 +64,8 @@ class LATTICE(Recommender):
     def learned_graph(self, m: str) -> SparseGraph:
         """Top-k cosine graph of the projected features (structure fixed for the epoch, weights with grad)."""
         z = self._projected(m)
+        if not self.training:  # evaluation depends on the weights alone (e.g. a reloaded best checkpoint)
+            return learned_knn_graph(z, self.knn_k, include_self=True)
         if m not in self._learned_structure:
             self._learned_structure[m] = learned_knn_graph(z, self.knn_k, include_self=True)
         structure = self._learned_structure[m]
