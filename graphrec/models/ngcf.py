@@ -7,7 +7,7 @@ L (edges kept with probability 1 − p and rescaled by 1/(1 − p)) while traini
 inner product of the concatenations [E^(0) ‖ E^(1) ‖ … ‖ E^(L)]. Loss eq. 11: BPR + λ/2 Σ‖·‖²/B.
 As in the official code, each layer's output is L2-normalised before concatenation, and the regulariser is
 taken on the batch's final (concatenated) embeddings. Defaults are the paper's: three 64-d layers, message
-dropout 0.1, λ = 1e-5; node dropout 0 (the paper's experiments use it only in a study).
+dropout 0.1, λ = 1e-5; node dropout 0 (the official code's ``node_dropout_flag`` is off by default).
 """
 
 from __future__ import annotations
