@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from graphrec.errors import DataError
-from graphrec.graphs.normalize import normalize
+from graphrec.graphs.normalize import add_self_loops, normalize
 from graphrec.graphs.sparse import SparseGraph, edge_dot
 from graphrec.graphs.topk import block_topk
 
@@ -56,14 +56,6 @@ def _assemble(idx: torch.Tensor, val: torch.Tensor, valid: torch.Tensor, n: int,
     return SparseGraph.from_coo(row, col, w, (n, n))
 
 
-def _with_self_loops(graph: SparseGraph) -> SparseGraph:
-    n = graph.shape[0]
-    ar = torch.arange(n, device=graph.device)
-    return SparseGraph.from_coo(torch.cat([graph.row, ar]), torch.cat([graph.col, ar]),
-                                torch.cat([graph.values, torch.ones(n, dtype=graph.values.dtype, device=ar.device)]),
-                                graph.shape, graph.symmetric)
-
-
 def knn_graph(features: torch.Tensor, k: int = 10, symmetric: bool = False, binary: bool = False,
               block_size: int | None = None, what: str = "features", include_self: bool = False,
               norm: str = "none") -> SparseGraph:
@@ -83,7 +75,7 @@ def knn_graph(features: torch.Tensor, k: int = 10, symmetric: bool = False, bina
         graph = SparseGraph.from_coo(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long),
                                      torch.zeros(0), (n, n), symmetric=True)
     if include_self:
-        graph = _with_self_loops(graph)
+        graph = add_self_loops(graph, 1.0)
     return normalize(graph, norm)
 
 
