@@ -2,7 +2,10 @@
 
 - BPR (Rendle et al. 2009): L = −mean log σ(s_ui − s_uj);
 - L2 regularisation of the embeddings a batch touches: λ/2 · Σ‖e‖² / B (LightGCN eq. 15 per batch);
-- pointwise binary cross-entropy on logits.
+- pointwise binary cross-entropy on logits;
+- InfoBPR (Hu et al., MGDCF 2022): softmax cross-entropy of the positive against n sampled negatives;
+- the non-sampling regression over all items of A²BM²GL eq. 7 (weighted regression, Hu et al. 2008) and
+  eq. 8 (adaptive boundaries), computed without a users × items matrix (``all_item_regression``).
 """
 
 from __future__ import annotations
@@ -33,3 +36,28 @@ def l2_regularization(*embeddings: torch.Tensor, batch_size: int | None = None) 
 
 def bce_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, labels.float())
+
+
+def info_bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor:
+    """−mean log( exp(s⁺) / (exp(s⁺) + Σ_j exp(s⁻_j)) ) for ``neg_scores`` ``[B, n]``."""
+    logits = torch.cat([pos_scores.unsqueeze(1), neg_scores.view(pos_scores.shape[0], -1)], dim=1)
+    return F.cross_entropy(logits, torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device))
+
+
+def all_item_regression(user: torch.Tensor, pos_scores: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,
+                        user_weight: torch.Tensor, gram: torch.Tensor, item_sum: torch.Tensor, n_items: int,
+                        negative_weight: float = 1.0) -> torch.Tensor:
+    """Σ over a batch of training pairs (u, v) of
+
+        (B⁺_u − s_uv)² + c₀ [ w_u Σ_{all items j} (s_uj − B⁻_u)² − (s_uv − B⁻_u)² ],
+
+    with Σ_j (s_uj − B⁻)² = e_uᵀ G e_u − 2 B⁻ e_u·S + |V| B⁻², G = Σ_j e_j e_jᵀ (``gram``), S = Σ_j e_j
+    (``item_sum``): no users × items matrix. With ``user_weight`` w_u = 1/d_u (d_u the user's training
+    positives) the sum over all training pairs is exactly
+    Σ_u [ Σ_{v∈N⁺(u)} (B⁺_u − s_uv)² + c₀ Σ_{j∈N⁻(u)} (s_uj − B⁻_u)² ],
+    A²BM²GL eq. 8 (c₀ = 1) or eq. 7 on raw scores (B⁺ = 1, B⁻ = 0). Rows of ``user`` [B, d] are the users of
+    the pairs, ``pos_scores`` [B] their scores s_uv, ``upper``/``lower`` [B] the boundaries B⁺_u, B⁻_u.
+    """
+    all_items = ((user @ gram) * user).sum(-1) - 2.0 * lower * (user @ item_sum) + n_items * lower.pow(2)
+    negatives = user_weight * all_items - (pos_scores - lower).pow(2)
+    return ((upper - pos_scores).pow(2) + negative_weight * negatives).sum()

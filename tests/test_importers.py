@@ -50,6 +50,8 @@ def test_ml100k_counts_timestamps_genres(tmp_path):
     assert ds.timestamp is not None and ds.rating.min() == 1 and ds.rating.max() == 5
     assert ds.extras["genres"].shape == (1682, 19)
     assert ds.extras["title"][ds.raw["item_id"].tolist().index("1")] == "Toy Story (1995)"
+    np.testing.assert_array_equal(ds.features["genre"], ds.extras["genres"])
+    assert ds.features["textual"].shape[0] == 1682 and np.isfinite(ds.features["textual"]).all()
     meta = json.loads((tmp_path / "ml100k" / "meta.json").read_text())
     assert meta["n_interactions"] == 100000 and "checksums" in meta
 
@@ -84,3 +86,20 @@ def test_mmgcn_layout_round_trip(tmp_path):
     assert ds.split_counts() == {"train": 18, "valid": 6, "test": 12}
     assert ds.features["visual"].shape == (n_items, 4)
     assert ds.item.min() >= 0 and ds.item.max() < n_items
+
+
+def test_tfidf_svd_text_features_are_deterministic_and_semantic():
+    from graphrec.data.text_features import tfidf_svd
+    texts = ["star wars space opera", "star trek space voyage", "romantic comedy in paris",
+             "paris romance comedy", "space station horror", "comedy of errors"]
+    a, b = tfidf_svd(texts, dim=4), tfidf_svd(texts, dim=4)
+    np.testing.assert_array_equal(a, b)
+    z = a / np.linalg.norm(a, axis=1, keepdims=True)
+    sim = z @ z.T
+    assert sim[0, 1] > sim[0, 2] and sim[2, 3] > sim[2, 0]
+
+
+def test_text_encoder_flag_only_for_movielens(tmp_path):
+    from graphrec.errors import DataError
+    with pytest.raises(DataError, match="movielens format only"):
+        prepare("mmrec", tmp_path, "x", tmp_path / "root", text_encoder="tfidf")

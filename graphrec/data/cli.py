@@ -10,6 +10,7 @@ from pathlib import Path
 
 from graphrec.data.dataset import data_root, list_datasets, read_meta, save_dataset, validate
 from graphrec.data.formats import FORMATS
+from graphrec.data.text_features import ENCODERS
 from graphrec.errors import DataError
 
 
@@ -30,10 +31,15 @@ def _parse_features(items: list[str]) -> dict[str, str]:
 
 
 def prepare(fmt: str, source: str | Path, name: str, root: str | Path | None = None, overwrite: bool = False,
-            features: dict[str, str] | None = None) -> Path:
-    """Import ``source`` in ``fmt`` layout, validate it, and write it atomically as ``<root>/<name>``."""
+            features: dict[str, str] | None = None, text_encoder: str | None = None) -> Path:
+    """Import ``source`` in ``fmt`` layout, validate it, and write it atomically as ``<root>/<name>``.
+
+    ``text_encoder`` (movielens only): how item text becomes the ``textual`` modality (auto | minilm | tfidf).
+    """
     if fmt not in FORMATS:
         raise DataError(f"unknown format '{fmt}' (choose from {', '.join(sorted(FORMATS))})")
+    if text_encoder is not None and fmt != "movielens":
+        raise DataError(f"--text-encoder applies to the movielens format only, not '{fmt}'")
     source = Path(source).expanduser()
     if not source.exists():
         raise DataError(f"{source}: source path does not exist")
@@ -42,7 +48,8 @@ def prepare(fmt: str, source: str | Path, name: str, root: str | Path | None = N
     for modality, path in (features or {}).items():
         if not Path(path).is_file():
             raise DataError(f"{path}: feature file for '{modality}' not found")
-    ds = FORMATS[fmt](source, name, features)
+    options = {"text_encoder": text_encoder} if text_encoder is not None else {}
+    ds = FORMATS[fmt](source, name, features, **options)
     ds = validate(ds, str(source))
     return save_dataset(ds, root, overwrite=overwrite)
 
@@ -57,6 +64,9 @@ def data_main(argv: list[str]) -> None:
     p.add_argument("--root", default=None, help="data root (default $GRAPHREC_DATA or ~/.cache/graphrec)")
     p.add_argument("--feature", action="append", default=[], metavar="MODALITY=PATH",
                    help="extra feature file (.npy/.pt), e.g. --feature visual=image_feat.npy")
+    p.add_argument("--text-encoder", default=None, choices=ENCODERS,
+                   help="movielens: item text encoder for the 'textual' modality (default auto: MiniLM when the "
+                        "'text' extra is installed, else TF-IDF + SVD)")
     p.add_argument("--overwrite", action="store_true")
     ls = sub.add_parser("list", help="prepared datasets")
     ls.add_argument("--root", default=None)
@@ -67,7 +77,8 @@ def data_main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     if args.cmd == "prepare":
         start = time.perf_counter()
-        path = prepare(args.format, args.source, args.name, args.root, args.overwrite, _parse_features(args.feature))
+        path = prepare(args.format, args.source, args.name, args.root, args.overwrite, _parse_features(args.feature),
+                       args.text_encoder)
         meta = read_meta(args.name, args.root)
         print(f"prepared '{args.name}' in {path} ({time.perf_counter() - start:.1f}s): {_summary(meta)}")
     elif args.cmd == "list":

@@ -5,6 +5,12 @@ Every rating is one implicit interaction (the rating is kept). Raw ids are mappe
 order; items are all movies of the movie file (plus any rated movie missing from it). Kept as side info:
 timestamps, titles (``extra.title``), genres as a multi-hot matrix (``extra.genres`` with
 ``extra.genre_names``) and, for ml-latest, free-text tags (``tag.item``/``tag.tag`` with ``extra.tag_names``).
+
+Two item modalities are derived from that metadata (A²BM²GL builds its MovieLens features from movie
+metadata): ``genre``, the multi-hot genre vector, and ``textual``, an embedding of "title. genres. tags" by
+``graphrec.data.text_features`` (all-MiniLM-L6-v2 when the optional ``text`` extra is installed, else
+TF-IDF + truncated SVD to 64 dimensions; ``text_encoder`` chooses, and ``source.text_encoder`` in
+``meta.json`` records which was used).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import numpy as np
 
 from graphrec.data.dataset import Dataset
 from graphrec.data.formats.legacy_io import numeric_column, read_table
+from graphrec.data.text_features import encode_texts
 from graphrec.errors import DataError
 
 ML100K_GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
@@ -83,7 +90,15 @@ def _ratings_and_movies(source: Path):
     raise DataError(f"{source}: no MovieLens ratings file (u.data, ratings.dat or ratings.csv)")
 
 
-def load(source: Path, name: str, features: dict[str, str] | None = None) -> Dataset:
+def _item_texts(titles: np.ndarray, genre_lists: list[list[str]], tag_group: dict, tag_names) -> list[str]:
+    tags: list[list[str]] = [[] for _ in titles]
+    for item, tag in zip(tag_group.get("item", []), tag_group.get("tag", [])):
+        tags[int(item)].append(str(tag_names[int(tag)]))
+    return [". ".join(part for part in (str(t), " ".join(g), " ".join(tg)) if part)
+            for t, g, tg in zip(titles, genre_lists, tags)]
+
+
+def load(source: Path, name: str, features: dict[str, str] | None = None, text_encoder: str = "auto") -> Dataset:
     variant, (raw_user, raw_item, rating, timestamp), movie_ids, titles, genres, tags = _ratings_and_movies(source)
     if raw_user.size == 0:
         raise DataError(f"{source}: no ratings")
@@ -105,8 +120,10 @@ def load(source: Path, name: str, features: dict[str, str] | None = None) -> Dat
         known = np.isin(t_items, item_ids)
         tag_group = {"item": np.searchsorted(item_ids, t_items[known]), "tag": t_ids[known].astype(np.int64)}
         extras["tag_names"] = names
+    texts = _item_texts(extras["title"], genre_lists, tag_group, extras.get("tag_names"))
+    textual, encoder = encode_texts(texts, text_encoder)
     return Dataset(name=name, n_users=int(user_ids.size), n_items=int(item_ids.size), user=user.astype(np.int64),
                    item=item.astype(np.int64), rating=rating.astype(np.float32), timestamp=timestamp,
-                   tags=tag_group, extras=extras,
+                   tags=tag_group, extras=extras, features={"genre": multi_hot.astype(np.float32), "textual": textual},
                    raw={"user_id": user_ids.astype(str), "item_id": item_ids.astype(str)},
-                   source={"format": "movielens", "variant": variant, "path": str(source)})
+                   source={"format": "movielens", "variant": variant, "path": str(source), "text_encoder": encoder})
