@@ -134,11 +134,11 @@ def test_knn_refresh_reselects_neighbours_from_the_learned_metric():
     for refresh, changes in ((1, True), (0, False)):
         torch.manual_seed(0)
         model = attach(A2BM2GL(data.n_users, data.n_items, data.features, knn_k=3, knn_refresh=refresh), data)
-        before = model._structure["visual"].col.clone()
+        before = model._structure["visual"].graph.col.clone()
         with torch.no_grad():
             model.encoders["visual"].metric.weight.copy_(torch.rand(4, 6) * 3)
         model.pre_epoch(2)
-        after = model._structure["visual"].col
+        after = model._structure["visual"].graph.col
         assert (before.shape != after.shape or not torch.equal(before, after)) == changes
 
 

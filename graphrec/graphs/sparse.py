@@ -93,7 +93,11 @@ class SparseGraph:
         return self._row_cache
 
     def with_values(self, values: torch.Tensor) -> SparseGraph:
-        """Same structure (and cached transpose structure), new values."""
+        """Same structure, new values; the row index and transpose structure are computed once, here, so every
+        graph derived from this one (e.g. new edge weights per batch) shares them instead of re-sorting."""
+        if not self.symmetric:
+            self._transpose_structure()
+        _ = self.row
         return SparseGraph(self.crow, self.col, values, self.shape, self.symmetric, self._t_cache, self._row_cache,
                            self._index32)
 

@@ -49,7 +49,7 @@ from graphrec.errors import ConfigError
 from graphrec.graphs.sparse import SparseGraph, padded_rows
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import all_item_regression, bpr_loss, info_bpr_loss, l2_regularization, pairwise_scores
-from graphrec.models.a2bm2gl_layers import BoundaryMLP, FullAdjacentAttention, SemanticEncoder
+from graphrec.models.a2bm2gl_layers import BoundaryMLP, FullAdjacentAttention, KNNStructure, SemanticEncoder
 from graphrec.models.base import Recommender
 from graphrec.models.itemgraph import light_propagation
 
@@ -96,7 +96,7 @@ class A2BM2GL(Recommender):
         self.n_negatives = int(n_negatives) if loss == "infobpr" else 1
         self.margin, self.boundary_pool, self.negative_weight = float(margin), boundary_pool, float(negative_weight)
         self.delta, self.beta, self.gamma, self.reg_weight = float(delta), float(beta), float(gamma), float(reg_weight)
-        self._structure: dict[str, SparseGraph] = {}
+        self._structure: dict[str, KNNStructure] = {}
         self._neighbours: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     # ------------------------------------------------------------------ graphs
@@ -130,7 +130,7 @@ class A2BM2GL(Recommender):
         structure = self.encoders[m].select(self.feature(m))
         self._structure[m] = structure
         if self.semantic_constraint == "graph":  # β_vj of eq. 2 on the kNN edges, from out/in-degrees
-            counts = structure.with_values(torch.ones_like(structure.values))
+            counts = structure.graph.with_values(torch.ones_like(structure.graph.values))
             index, present = padded_rows(counts, self.knn_k)
             weight = constraint_weight(counts.degree(1).unsqueeze(1), counts.degree(0)[index])
             self._neighbours[m] = (index, weight * present)
@@ -140,7 +140,7 @@ class A2BM2GL(Recommender):
             for m in self.modalities:
                 self._select(m)
 
-    def structure(self, m: str) -> SparseGraph:
+    def structure(self, m: str) -> KNNStructure:
         if not self.training and self.knn_refresh > 0:
             return self.encoders[m].select(self.feature(m))
         return self._structure[m]
