@@ -11,15 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import warnings
 
-from hydra import compose, initialize_config_dir
-
-from graphrec.cli import conf_dir
-from graphrec.training.run import run_training
-
-warnings.filterwarnings("ignore")
+from _runs import print_table, train
 
 
 def main() -> None:
@@ -31,20 +24,11 @@ def main() -> None:
     rows = []
     for structure in args.structures.split(";"):
         levels = f"[{structure}]"
-        with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-            cfg = compose("config", overrides=["model=huign", f"dataset={args.dataset}", "eval=huign",
-                                               f"model.levels={levels}", "trainer.progress=false", *args.override])
-        with tempfile.TemporaryDirectory() as tmp:
-            res = run_training(cfg, tmp)
-        rows.append((levels, res))
-        print(f"done {levels}: best epoch {res['best_epoch']}, {res['timing']['train_s_per_epoch']:.2f} s/epoch",
-              file=sys.stderr)
+        rows.append((levels, train(["model=huign", f"dataset={args.dataset}", "eval=huign",
+                                    f"model.levels={levels}", *args.override], levels)))
     print(f"command: python {' '.join(sys.argv)}")
-    print(f"{'levels':<16} {'P@10':>8} {'R@10':>8} {'NDCG@10':>8} {'best epoch':>11} {'s/epoch':>8}")
-    for levels, res in rows:
-        t = res["test"]
-        print(f"{levels:<16} {t['precision@10']:>8.4f} {t['recall@10']:>8.4f} {t['ndcg@10']:>8.4f} "
-              f"{res['best_epoch']:>11d} {res['timing']['train_s_per_epoch']:>8.2f}")
+    print_table("HUIGN level structures (test, at the best validation recall@10)", rows,
+                ["precision@10", "recall@10", "ndcg@10"])
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ commands:
   data prepare <format> <source> --name <name>   import a dataset (formats: mmrec, mmgcn, diffmm, movielens)
   data list | data info <name>           prepared datasets in $GRAPHREC_DATA
   viz intents checkpoint=<path>          items drawn by learned intents (PCA, top-level colours) -> PNG
+  viz scores checkpoint=<path> users=[..]  per-user score distributions with learned boundaries -> PNG
   graphs info dataset=<name> graph=<kind> [graph.<param>=<v>]   build one graph, print its statistics
                                          (kinds: bipartite, cointeraction, knn, surfing)
 """
@@ -161,26 +162,41 @@ def _recommend(argv: list[str]) -> None:
             print(f"user {r['user']}: " + " ".join(map(str, r["items"])))
 
 
+VIZ_USAGE = "usage: graphrec viz intents|scores checkpoint=<run dir or .pt> [users=[0,1]] [out=<png>]"
+
+
 def _viz(argv: list[str]) -> None:
-    if not argv or argv[0] != "intents":
-        _fail("usage: graphrec viz intents checkpoint=<run dir or .pt>")
+    if not argv or argv[0] not in ("intents", "scores"):
+        _fail(VIZ_USAGE)
     from graphrec.inference import load_run
     from graphrec.training.checkpoint import load_checkpoint
-    from graphrec.viz.intents import plot_intents
 
-    args = _kv_args(argv[1:], {"checkpoint", "out", "device"}, {"checkpoint"})
+    kind = argv[0]
+    allowed = {"checkpoint", "out", "device"} | ({"users"} if kind == "scores" else set())
+    args = _kv_args(argv[1:], allowed, {"checkpoint"} | ({"users"} if kind == "scores" else set()))
     ckpt = Path(args["checkpoint"])
     run_dir = ckpt if ckpt.is_dir() else ckpt.parent.parent
     exp = load_run(ckpt, args.get("device"))
-    out = plot_intents(exp.model, args.get("out") or run_dir / "figures" / "intents.png",
-                       f"{exp.cfg.model.get('name', '')} on {exp.dataset.name}: items by learned intents")
+    out_path = args.get("out") or run_dir / "figures" / f"{kind}.png"
+    name = f"{exp.cfg.model.get('name', '')} on {exp.dataset.name}"
+    if kind == "intents":
+        from graphrec.viz.intents import plot_intents
+
+        out = plot_intents(exp.model, out_path, f"{name}: items by learned intents")
+    else:
+        from graphrec.viz.scores import plot_scores
+
+        users = args["users"] if isinstance(args["users"], list) else [args["users"]]
+        if not all(isinstance(u, int) for u in users):
+            _fail("users: expected a list of integer user ids, e.g. users=[0,5]")
+        out = plot_scores(exp, users, out_path, f"{name}: predicted scores of test positives and negatives")
     print(f"wrote {out}")
     if exp.cfg.logger.get("kind") == "wandb":
         from graphrec.training.run import JobInfo, build_loggers
 
         loggers = build_loggers(exp.cfg.logger, run_dir, JobInfo(name=f"viz-{run_dir.name}"))
         loggers.start(load_checkpoint(ckpt).get("config", {}))
-        loggers.log_image("intents", out)
+        loggers.log_image(kind, out)
         loggers.finish()
 
 

@@ -151,3 +151,27 @@ def test_smoke_loss_decreases_and_metrics_are_finite(overrides, make_cfg, tmp_pa
     assert losses[-1] < losses[0]
     assert all(math.isfinite(v) for v in res["test"].values())
     assert res["test"]["recall@20"] > 0
+
+
+def test_viz_scores_writes_png_with_each_users_groups(tmp_path):
+    from graphrec.inference import load_run
+    from graphrec.viz.scores import user_boundaries, user_score_groups
+    from tests.conftest import SMALL_WORLD
+    from tests.test_bad_input import assert_clean_error, run_cli
+
+    run = tmp_path / "run"
+    proc = run_cli("train", "model=a2bm2gl", *SMALL_WORLD, "trainer.epochs=2", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("viz", "scores", f"checkpoint={run}", "users=[0,3]", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    png = run / "figures" / "scores.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    exp = load_run(run)
+    groups = user_score_groups(exp, 3)
+    seen = sum(int(index.user_items(3).numel()) for index in exp.csr.values())
+    assert groups["test positives"].size == exp.csr["test"].user_items(3).numel()
+    assert groups["negatives"].size == exp.dataset.n_items - seen
+    upper, lower = user_boundaries(exp.model, 3)
+    assert upper != lower
+    assert_clean_error(run_cli("viz", "scores", f"checkpoint={run}", "users=[999999]", cwd=tmp_path), "not a user id")
+    assert_clean_error(run_cli("viz", "scores", f"checkpoint={run}", cwd=tmp_path), "users")
