@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-MODELS = ["mf", "lightgcn", "vbpr", "ngcf", "mmgcn", "grcn", "lattice", "freedom", "ultragcn", "huign"]
+MODELS = ["mf", "lightgcn", "vbpr", "ngcf", "mmgcn", "grcn", "lattice", "freedom", "ultragcn", "huign", "a2bm2gl"]
 FEATURE_FREE = ["mf", "lightgcn", "ngcf", "ultragcn"]
 
 

@@ -29,9 +29,16 @@ No public code exists for this model or for HGCL; this is a reference implementa
   al. 2008 (σ(s) inside the square has no closed-form sum over all items); ``bpr``; ``infobpr`` (softmax over
   the positive and ``n_negatives`` sampled items, MGDCF). c₀ (``negative_weight``) weighs the missing entries in
   ``adaptive`` and ``wr`` (1 = the paper).
-- Total (eq. 10): L = L_rec + δ L_margin + β L_str + γ L_sem + ½ λ ‖θ‖², δ = 0.5, β = 0.6, γ = 0.1. Every term
-  is a sum over the batch's training pairs, each user's all-item terms weighted 1/d_u and ½λ‖θ‖² by
-  |batch|/|train|, so one epoch sums to eq. 10 exactly.
+- Total (eq. 10): L = L_rec + δ L_margin + β L_str + γ L_sem + ½ λ ‖θ‖², δ = 0.5, β = 0.6, γ = 0.1.
+  Deviation (scale): the paper writes eq. 8 and 10 as sums. As sums, the margin (one term per user) weighs
+  nothing against the |V| squared errors of each user: the boundaries collapse onto the scores (synthetic world,
+  measured: the margin term stayed at its maximum, B⁺ − B⁻ ≈ 0, while L_rec fell to ~0; valid R@10 stayed at
+  chance level, 0.006 after 20 epochs, where BPR reached 0.13). Each term is therefore the mean
+  over its own index set: L_rec over the users × items entries, L_margin over users, L_str / L_sem / BPR over
+  training pairs (a batch of pairs estimates them without bias: each user's all-item term is weighted 1/d_u),
+  and ½λ‖θ‖² over the batch's ego embeddings (as LightGCN).
+- Inputs: each modality's feature rows are L2-normalised before the semantic module (the paper does not say
+  how features are scaled; raw TikTok/synthetic rows have norms of 5–10, which made H^m dominate E_v).
 - Ablations (Table 3): ``anti_bottleneck=false`` (model-an: no surfing graph is built), ``loss=bpr``
   (model-al), ``semantic=false`` (model-str: no semantic module, no feature surfing graphs; runs without
   features).

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from graphrec.errors import ConfigError
+from graphrec.viz.figure import pyplot, save_figure
 
 
 def pca_2d(x: torch.Tensor) -> np.ndarray:
@@ -33,11 +34,7 @@ def item_intents(model) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def plot_intents(model, path: str | Path, title: str = "") -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rep, top = item_intents(model)
     xy = pca_2d(rep)
     fig, ax = plt.subplots(figsize=(6.5, 5.5), dpi=120)
@@ -46,9 +43,4 @@ def plot_intents(model, path: str | Path, title: str = "") -> Path:
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
     ax.set_title(title or f"items by learned intents ({rep.shape[0]:,} items)")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from graphrec.errors import ConfigError
+from graphrec.viz.figure import pyplot, save_figure
 
 
 def user_score_groups(exp, user: int) -> dict[str, np.ndarray]:
@@ -39,11 +40,7 @@ def user_boundaries(model, user: int) -> tuple[float, float] | None:
 
 
 def plot_scores(exp, users: list[int], path: str | Path, title: str = "") -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     if not users:
         raise ConfigError("users: give at least one user id, e.g. users=[0,1]")
     fig, axes = plt.subplots(1, len(users), figsize=(4.5 * len(users), 3.6), dpi=120, squeeze=False)
@@ -63,9 +60,4 @@ def plot_scores(exp, users: list[int], path: str | Path, title: str = "") -> Pat
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("density")
     fig.suptitle(title or "predicted score distributions")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
