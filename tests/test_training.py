@@ -47,9 +47,11 @@ def test_same_seed_same_result(make_cfg, tmp_path):
     assert c["test"] != a["test"]
 
 
-@pytest.mark.parametrize("model", ["lightgcn", "mf"])
-def test_resume_after_interruption_matches_uninterrupted(make_cfg, tmp_path, model):
-    overrides = [f"model={model}", "trainer.epochs=8", "trainer.patience=3"]
+@pytest.mark.parametrize("model,extra", [("lightgcn", []), ("mf", []),
+                                         # learned kNN neighbours re-selected each epoch from the weights
+                                         ("a2bm2gl", ["dataset.synthetic.n_users=200", "dataset.synthetic.n_items=150"])])
+def test_resume_after_interruption_matches_uninterrupted(make_cfg, tmp_path, model, extra):
+    overrides = [f"model={model}", "trainer.epochs=8", "trainer.patience=3", *extra]
     full = run_training(make_cfg(*overrides), tmp_path / "full")
 
     def stop_at_4(state):

@@ -130,6 +130,7 @@ class A2BM2GL(Recommender):
         self.user_degree, self.item_degree = degree[:n_u], degree[n_u:]
         self.n_train = max(nnz_users, 1)
         self._structure, self._neighbours = {}, {}
+        self._first_epoch = True  # the next pre_epoch is this process's first
         for m in self.modalities:
             self._select(m)
 
@@ -143,9 +144,14 @@ class A2BM2GL(Recommender):
             self._neighbours[m] = (index, weight * present)
 
     def pre_epoch(self, epoch: int) -> None:
-        if self.knn_refresh > 0 and epoch > 1 and (epoch - 1) % self.knn_refresh == 0:
+        """Re-select every ``knn_refresh`` epochs; a run resumed at a later epoch selects once from its loaded
+        weights (with ``knn_refresh=1`` that is exactly the uninterrupted run's selection)."""
+        boundary = self.knn_refresh > 0 and epoch > 1 and (epoch - 1) % self.knn_refresh == 0
+        resumed = self.knn_refresh > 0 and epoch > 1 and self._first_epoch
+        if boundary or resumed:
             for m in self.modalities:
                 self._select(m)
+        self._first_epoch = False
 
     def structure(self, m: str) -> KNNStructure:
         if not self.training and self.knn_refresh > 0:
