@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 
-def pairwise_scores(user: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def pairwise_scores(user: torch.Tensor, pos: torch.Tensor,
+                    neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Dot-product scores ``(⟨u, i⟩ [B], ⟨u, j⟩ [B] or [B, n])`` for ``neg`` rows ``[B, d]`` or ``[B, n, d]``."""
     pos_scores = (user * pos).sum(-1)
     neg_scores = (user.unsqueeze(1) * neg).sum(-1) if neg.dim() == 3 else (user * neg).sum(-1)
@@ -51,13 +52,14 @@ def all_item_regression(user: torch.Tensor, pos_scores: torch.Tensor, upper: tor
 
         (B⁺_u − s_uv)² + c₀ [ w_u Σ_{all items j} (s_uj − B⁻_u)² − (s_uv − B⁻_u)² ],
 
-    with Σ_j (s_uj − B⁻)² = e_uᵀ G e_u − 2 B⁻ e_u·S + |V| B⁻², G = Σ_j e_j e_jᵀ (``gram``), S = Σ_j e_j
-    (``item_sum``): no users × items matrix. With ``user_weight`` w_u = 1/d_u (d_u the user's training
+    with Σ_j (s_uj − B⁻)² = e_uᵀ G e_u − 2 B⁻ e_u·S + |V| B⁻², G = Σ_j e_j e_jᵀ (``gram``),
+    S = Σ_j e_j (``item_sum``): no users × items matrix. With ``user_weight`` w_u = 1/d_u (d_u the user's training
     positives) the sum over all training pairs is exactly
     Σ_u [ Σ_{v∈N⁺(u)} (B⁺_u − s_uv)² + c₀ Σ_{j∈N⁻(u)} (s_uj − B⁻_u)² ],
     A²BM²GL eq. 8 (c₀ = 1) or eq. 7 on raw scores (B⁺ = 1, B⁻ = 0). Rows of ``user`` [B, d] are the users of
     the pairs, ``pos_scores`` [B] their scores s_uv, ``upper``/``lower`` [B] the boundaries B⁺_u, B⁻_u.
     """
-    all_items = ((user @ gram) * user).sum(-1) - 2.0 * lower * (user @ item_sum) + n_items * lower.pow(2)
+    all_items = ((user @ gram) * user).sum(-1) - 2.0 * lower * (user @ item_sum) \
+        + n_items * lower.pow(2)
     negatives = user_weight * all_items - (pos_scores - lower).pow(2)
     return ((upper - pos_scores).pow(2) + negative_weight * negatives).sum()
