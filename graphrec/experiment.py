@@ -16,6 +16,7 @@ import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
+from graphrec.allocator import retain_freed_memory
 from graphrec.data.dataset import Dataset, data_root, load_dataset
 from graphrec.data.interactions import InteractionIndex
 from graphrec.data.sampler import NegativeSampler
@@ -149,6 +150,8 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     ds = load_configured_dataset(cfg.dataset, cfg.get("data_root"))
     split = split_dataset(ds, cfg.eval)
     seed_everything(int(cfg.seed), bool(cfg.get("deterministic", True)))
+    if cfg.get("retain_freed_memory", True):
+        retain_freed_memory()
     features = {m: torch.from_numpy(f) for m, f in ds.features.items()}
     model = instantiate_model(cfg.model, ds.n_users, ds.n_items, features).to(device)
     parts, csr = {}, {}

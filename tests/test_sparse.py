@@ -126,3 +126,28 @@ def test_edge_dot_matches_gathered_dot_products_and_gradients():
     assert torch.allclose(edge_dot(graph, a, b), reference, atol=1e-5)
     (reference * w).sum().backward()
     assert torch.allclose(ga, a.grad, atol=1e-5) and torch.allclose(gb, b.grad, atol=1e-5)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_power_sum_matches_layer_loop_and_dense_gradient(symmetric):
+    if symmetric:
+        graph = bipartite_graph(torch.tensor([0, 0, 1, 2, 3]), torch.tensor([0, 1, 1, 2, 0]), 4, 3)
+        n = 7
+    else:
+        graph, _ = random_graph(n_rows=8, n_cols=8, nnz=30, dtype=torch.float32)
+        n = 8
+    dense = graph.to_dense()
+    x = torch.randn(n, 5, requires_grad=True)
+    weight = torch.randn(n, 5)
+    (graph.power_sum(x, 3) * weight).sum().backward()
+    powers = sum(torch.linalg.matrix_power(dense, k) for k in range(4))
+    assert torch.allclose(graph.power_sum(x, 3), powers @ x, atol=1e-5)
+    assert torch.allclose(x.grad, powers.T @ weight, atol=1e-5)  # backward uses Aᵀ, not A
+    assert torch.allclose(graph.power_sum(x, 0), x)
+
+
+def test_power_sum_with_learnable_values_gives_value_gradients():
+    graph, _ = random_graph(n_rows=6, n_cols=6, nnz=14)
+    x = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    values = graph.values.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda v, x_: graph.with_values(v).power_sum(x_, 2), (values, x))

@@ -1,6 +1,7 @@
 """Training on the synthetic world: learning, determinism, resume, checkpoints, results.json."""
 
 import json
+import platform
 
 import pytest
 import torch
@@ -112,3 +113,10 @@ def test_repeated_backward_is_bitwise_identical(make_cfg):
         (table[rows] * weights).sum().backward()
         grads.append(table.grad.clone())
     assert all(torch.equal(grads[0], g) for g in grads[1:])
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_retain_freed_memory_sets_glibc_thresholds():
+    from graphrec.allocator import retain_freed_memory
+
+    assert retain_freed_memory() is True  # glibc's mallopt accepted both settings

@@ -60,7 +60,7 @@ from graphrec.graphs.store import GraphSpec
 from graphrec.losses import all_item_regression, bpr_loss, info_bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.a2bm2gl_layers import BoundaryMLP, FullAdjacentAttention, KNNStructure, SemanticEncoder
 from graphrec.models.base import Recommender
-from graphrec.models.itemgraph import light_propagation
+from graphrec.models.lightgcn import light_propagation
 
 LOSSES = ("adaptive", "wr", "bpr", "infobpr")
 SEMANTIC_CONSTRAINTS = ("graph", "interactions")

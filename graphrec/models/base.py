@@ -82,5 +82,18 @@ class Recommender(nn.Module):
         users, items = self.embeddings()
         return users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
 
+    def pairwise_node_rows(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Node ids of a pairwise batch in a users-then-items table: [users; n_users + pos; n_users + neg]."""
+        offset = self.n_users
+        return torch.cat([batch["user"], batch["pos"] + offset, batch["neg"].reshape(-1) + offset])
+
+    @staticmethod
+    def split_pairwise_rows(rows: torch.Tensor, batch: dict[str, torch.Tensor]
+                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The inverse of ``pairwise_node_rows`` on gathered rows: (users [B, d], pos [B, d], neg [B(, n), d])."""
+        size = batch["user"].shape[0]
+        u, i, j = rows.split([size, size, rows.shape[0] - 2 * size])
+        return u, i, j.reshape(*batch["neg"].shape, rows.shape[-1])
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

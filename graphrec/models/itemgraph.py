@@ -2,7 +2,6 @@
 
 - ``modality_knn_spec``: the frozen per-modality kNN graph both papers build from raw features: top-k over a
   similarity row that includes the item itself, normalised as â_ij = a_ij / sqrt(r_i r_j) (row sums r);
-- ``light_propagation``: LightGCN layers with the layer mean (LightGCN eq. 7–8) over a user–item graph;
 - ``ModalityProjections``: W_m x_i per modality, with the raw features x trainable (``tune``) as both official
   codes make them (``nn.Embedding.from_pretrained(..., freeze=False)``).
 """
@@ -12,7 +11,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 
 
@@ -37,11 +35,3 @@ class ModalityProjections(nn.Module):
         x = self.tuned[modality] if self.tuned is not None else getattr(self, f"feat_{modality}")
         return self.linear[modality](x)
 
-
-def light_propagation(graph: SparseGraph, x: torch.Tensor, n_layers: int) -> torch.Tensor:
-    """(1/(L+1)) Σ_l Â^l x."""
-    out = x
-    for _ in range(n_layers):
-        x = graph @ x
-        out = out + x
-    return out / (n_layers + 1)

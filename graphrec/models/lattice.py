@@ -30,7 +30,8 @@ from graphrec.graphs.sparse import SparseGraph, edge_dot, weighted_sum
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
-from graphrec.models.itemgraph import ModalityProjections, light_propagation, modality_knn_spec
+from graphrec.models.itemgraph import ModalityProjections, modality_knn_spec
+from graphrec.models.lightgcn import light_propagation
 
 
 class LATTICE(Recommender):

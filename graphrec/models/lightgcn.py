@@ -12,9 +12,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
+
+
+def light_propagation(graph: SparseGraph, x: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """eq. 7–8 with α_k = 1/(K+1): (1/(K+1)) Σ_{k=0..K} Â^k x (Horner's rule in ``SparseGraph.power_sum``)."""
+    return graph.power_sum(x, n_layers) * (1.0 / (n_layers + 1))
 
 
 class LightGCN(Recommender):
@@ -33,22 +39,15 @@ class LightGCN(Recommender):
     def graph_specs(self) -> dict[str, GraphSpec]:
         return {"adj": GraphSpec("bipartite", {"norm": "symmetric"})}
 
-    def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.embedding
-        out = x
-        for _ in range(self.n_layers):
-            x = self.graphs["adj"] @ x
-            out = out + x
-        out = out * (1.0 / (self.n_layers + 1))
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        out = light_propagation(self.graphs["adj"], self.embedding, self.n_layers)
         return out[: self.n_users], out[self.n_users:]
 
-    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.propagate()
-
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        u, i, j = self.batch_embeddings(batch)
-        pos, neg = pairwise_scores(u, i, j)
-        ego_items = self.embedding[self.n_users:]
-        reg = l2_regularization(self.embedding[batch["user"]], ego_items[batch["pos"]], ego_items[batch["neg"]],
-                                batch_size=u.shape[0])
+        # one gather per table for the whole batch (users, positives, negatives), and α_k = 1/(K+1) applied to
+        # the gathered rows only: two full-table passes fewer per step than gathering from scaled user/item views
+        rows = self.pairwise_node_rows(batch)
+        final = self.graphs["adj"].power_sum(self.embedding, self.n_layers)[rows] * (1.0 / (self.n_layers + 1))
+        pos, neg = pairwise_scores(*self.split_pairwise_rows(final, batch))
+        reg = l2_regularization(self.embedding[rows], batch_size=batch["user"].shape[0])
         return {"bpr": bpr_loss(pos, neg), "reg": self.reg_weight * reg}
