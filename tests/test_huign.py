@@ -11,7 +11,8 @@ import torch
 
 from graphrec.evaluation.clustering import ari, nmi
 from graphrec.graphs.cointeraction import cointeraction_graph
-from graphrec.models.huign import HUIGN, entropy_loss, independence_loss
+from graphrec.graphs.sparse import SparseGraph
+from graphrec.models.huign import HUIGN, coarsened_adjacency, entropy_loss, independence_loss, split_symmetric
 
 
 def test_nmi_and_ari_hand_cases():
@@ -70,6 +71,21 @@ def test_hierarchy_equations_against_dense():
     assert torch.allclose(reps[2].sum(1), torch.ones(10), atol=1e-5)  # distributions
     users, items = model.embeddings()
     assert users.shape == (12, 5 + 9) and items.shape == (10, 5 + 9)  # eq. 12–15: ID ‖ Σ_m intents
+
+
+def test_coarsened_adjacency_equals_dense_quadratic_form_and_gradient():
+    g = torch.Generator().manual_seed(3)
+    dense = torch.rand(9, 9, generator=g, dtype=torch.float64) * (torch.rand(9, 9, generator=g) < 0.4)
+    dense = dense + dense.T  # symmetric, with a non-unit diagonal on some nodes
+    row, col = dense.nonzero(as_tuple=True)
+    upper, diag = split_symmetric(SparseGraph.from_coo(row, col, dense[row, col], (9, 9), symmetric=True))
+    assert upper.nnz == int((torch.triu(dense, 1) != 0).sum()) and torch.equal(diag, torch.diagonal(dense))
+    gamma = torch.softmax(torch.randn(9, 4, generator=g, dtype=torch.float64), 1).requires_grad_(True)
+    out = coarsened_adjacency(gamma, upper, diag)
+    assert torch.allclose(out, gamma.T @ dense @ gamma)
+    weight = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    (out * weight).sum().backward()
+    assert torch.allclose(gamma.grad, dense @ gamma @ (weight + weight.T))
 
 
 @pytest.mark.parametrize("lam_e,lam_i", [(0.0, 0.3), (0.3, 0.0), (0.0, 0.0)])

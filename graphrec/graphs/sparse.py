@@ -33,6 +33,7 @@ class SparseGraph:
     _t_cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = field(default=None, repr=False)
     _row_cache: torch.Tensor | None = field(default=None, repr=False)
     _index32: dict = field(default_factory=dict, repr=False)  # int32 CSR indices for the native kernel
+    _t_values: tuple | None = field(default=None, repr=False)  # (values, version, values in Aᵀ order)
 
     # ---------------------------------------------------------------- construction
     @classmethod
@@ -161,7 +162,20 @@ class SparseGraph:
             return self.csr(v)
         t_crow, t_col, perm = self._transpose_structure()
         crow, col = self._kernel_index("t", t_crow, t_col)
-        return torch.sparse_csr_tensor(crow, col, v[perm], (self.shape[1], self.shape[0]), check_invariants=False)
+        return torch.sparse_csr_tensor(crow, col, self._transposed_values(v, perm), (self.shape[1], self.shape[0]),
+                                       check_invariants=False)
+
+    def _transposed_values(self, v: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
+        """``v[perm]``, cached while ``v`` is the same storage at the same version (fixed edge weights are
+        permuted once, not in every backward); learnable weights change version at each update."""
+        cached = self._t_values
+        if cached is not None and not v.requires_grad and cached[0].data_ptr() == v.data_ptr() \
+                and cached[1] == v._version and cached[0].shape == v.shape:
+            return cached[2]
+        permuted = v[perm]
+        if not v.requires_grad:
+            self._t_values = (v, v._version, permuted)
+        return permuted
 
     def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 1:

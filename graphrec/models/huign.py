@@ -50,7 +50,7 @@ from torch import nn
 from graphrec.graphs.normalize import add_self_loops, symmetric
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
-from graphrec.losses import bpr_loss, l2_regularization
+from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
 
 
@@ -73,6 +73,22 @@ def independence_loss(supernodes: torch.Tensor) -> torch.Tensor:
     return torch.linalg.norm(gram - torch.eye(k, device=gram.device, dtype=gram.dtype)) / k
 
 
+def split_symmetric(graph: SparseGraph) -> tuple[SparseGraph, torch.Tensor]:
+    """(strict upper triangle U, diagonal d) of a symmetric graph: A = U + Uᵀ + diag(d)."""
+    row, col, values = graph.row, graph.col, graph.values
+    upper = row < col
+    diag = torch.zeros(graph.shape[0], dtype=values.dtype, device=values.device)
+    diag = diag.index_add(0, row[row == col], values[row == col])
+    return SparseGraph.from_coo(row[upper], col[upper], values[upper], graph.shape), diag
+
+
+def coarsened_adjacency(gamma: torch.Tensor, upper: SparseGraph, diag: torch.Tensor) -> torch.Tensor:
+    """eq. 8 at level 1, Γᵀ A Γ for symmetric A = U + Uᵀ + diag(d): with M = Γᵀ(UΓ) it is M + Mᵀ + Γᵀ diag(d) Γ,
+    so the sparse products (forward and backward) touch each co-interaction edge once instead of twice."""
+    m = gamma.T @ (upper @ gamma)
+    return m + m.T + (gamma * diag[:, None]).T @ gamma
+
+
 class IntentHierarchy(nn.Module):
     """One modality's levels: supernodes per level and the assignment matrices Γ^(1..L)."""
 
@@ -92,25 +108,28 @@ class IntentHierarchy(nn.Module):
         if self.proj is not None:
             nn.init.xavier_uniform_(self.proj.weight)
 
-    def forward(self, smoothed: torch.Tensor, adj0: SparseGraph) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    def forward(self, smoothed: torch.Tensor, upper: SparseGraph, diag: torch.Tensor
+                ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
         """Assignments [Γ^(1), …, Γ^(L)] and the summed entropy / independence losses.
 
-        ``smoothed`` is D^-1/2 A D^-1/2 X (fixed), so eq. 4 at level 1 is Z = smoothed · W: the linear map
-        commutes with the aggregation, and no sparse product is needed for it per step. ``adj0`` is A for eq. 8.
+        ``smoothed`` is D^-1/2 A D^-1/2 X (fixed), so eq. 4 at level 1 is Z = smoothed · Wᵀ: the linear map
+        commutes with the aggregation, and no sparse product is needed for it per step. Eq. 6 at level 1 is then
+        computed as smoothed · (X^(1) W)ᵀ: the small K × d_in product first, so the items are multiplied by K
+        columns instead of d. The learnable scale multiplies the supernodes, not the n × K affinities.
+        ``upper`` and ``diag`` are A for eq. 8 as ``split_symmetric`` returns it.
         """
-        z = self.proj(smoothed) if self.proj is not None else smoothed
         gammas: list[torch.Tensor] = []
-        ent = z.new_zeros(())
-        ind = z.new_zeros(())
+        ent = smoothed.new_zeros(())
+        ind = smoothed.new_zeros(())
         adj = torch.empty(0)
         for level, sup in enumerate(self.supernodes):
-            if level > 0:  # eq. 4 on the K × K graph of the previous level, over its supernodes
-                z = _dense_sym_norm(adj) @ self.supernodes[level - 1]
-            logits = z @ sup.T  # eq. 6
-            if self.log_scale is not None:
-                logits = logits * self.log_scale[level].exp()
+            scaled = sup * self.log_scale[level].exp() if self.log_scale is not None else sup
+            if level == 0:  # eq. 4 + eq. 6 on the items
+                logits = smoothed @ (scaled @ self.proj.weight).T if self.proj is not None else smoothed @ scaled.T
+            else:  # eq. 4 on the K × K graph of the previous level, over its supernodes, then eq. 6
+                logits = (_dense_sym_norm(adj) @ self.supernodes[level - 1]) @ scaled.T
             gamma = torch.softmax(logits, dim=1)  # eq. 7
-            adj = gamma.T @ (adj0 @ gamma) if level == 0 else gamma.T @ adj @ gamma  # eq. 8
+            adj = coarsened_adjacency(gamma, upper, diag) if level == 0 else gamma.T @ adj @ gamma  # eq. 8
             gammas.append(gamma)
             ent = ent + entropy_loss(gamma)
             ind = ind + independence_loss(sup)
@@ -145,47 +164,51 @@ class HUIGN(Recommender):
         if self.self_loops:
             g = add_self_loops(g, 1.0)
         super().attach_graphs({"items": g})
+        self._upper, self._diag = split_symmetric(g)
         norm = symmetric(g)
         with torch.no_grad():  # eq. 4 at level 1 on the fixed features
             self._smoothed = {m: norm @ self.feature(m) for m in self.modalities}
 
     def _hierarchy(self, m: str) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
-        smoothed = self._smoothed[m]
-        if smoothed.device != self.item_id.device:  # the model moved after its graphs were attached
-            smoothed = self._smoothed[m] = smoothed.to(self.item_id.device)
-        return self.hierarchies[m](smoothed, self.graphs["items"])
+        device = self.item_id.device
+        if self._smoothed[m].device != device:  # the model moved after its graphs were attached
+            self._smoothed[m] = self._smoothed[m].to(device)
+            self._upper, self._diag = self._upper.to(device), self._diag.to(device)
+        return self.hierarchies[m](self._smoothed[m], self._upper, self._diag)
 
     def intents(self) -> dict[str, list[torch.Tensor]]:
         """Per modality, the item distributions x̂^(1..L) over each level's intents (eq. 11)."""
         return {m: _item_distributions(self._hierarchy(m)[0]) for m in self.modalities}
 
-    def _forward(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(user intent vectors u*, item intent representations v*, entropy loss, independence loss)."""
+    def _item_side(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(item intent representations v* [n_items, ΣK], entropy loss, independence loss)."""
         item_rep = 0.0
-        user_rep = 0.0
         ent = ind = self.item_id.new_zeros(())
         for m in self.modalities:
             gammas, e, i = self._hierarchy(m)
             item_rep = item_rep + torch.cat(_item_distributions(gammas), dim=1)  # eq. 12, eq. 14
-            user_rep = user_rep + self.user_intents[m]  # eq. 13, eq. 14
             ent, ind = ent + e, ind + i
-        return user_rep, item_rep, ent, ind
+        return item_rep, ent, ind
+
+    def _user_intents(self) -> torch.Tensor:
+        """u* = Σ_m u^m (eq. 13–14) for all users."""
+        return sum(self.user_intents.values())
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        user_rep, item_rep, _, _ = self._forward()
-        return torch.cat([self.user_id, user_rep], dim=1), torch.cat([self.item_id, item_rep], dim=1)  # eq. 15
+        item_rep, _, _ = self._item_side()  # eq. 15: ID embeddings ‖ intent representations
+        return torch.cat([self.user_id, self._user_intents()], dim=1), torch.cat([self.item_id, item_rep], dim=1)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        user_rep, item_rep, ent, ind = self._forward()
+        item_rep, ent, ind = self._item_side()
         users, pos, neg = batch["user"], batch["pos"], batch["neg"]
         # eq. 15 on the batch rows only: gathering before concatenating avoids full-table copies per step
-        u = torch.cat([self.user_id[users], user_rep[users]], dim=-1)
-        i = torch.cat([self.item_id[pos], item_rep[pos]], dim=-1)
-        j = torch.cat([self.item_id[neg], item_rep[neg]], dim=-1)
-        pos_score = (u * i).sum(-1)
-        neg_score = (u.unsqueeze(1) * j).sum(-1) if j.dim() == 3 else (u * j).sum(-1)
-        touched = [self.user_id[users], self.item_id[pos], self.item_id[neg]]
-        touched += [self.user_intents[m][users] for m in self.modalities]
+        items = torch.cat([pos, neg.reshape(-1)])
+        user_ids, item_ids = self.user_id[users], self.item_id[items]
+        intents = [p[users] for p in self.user_intents.values()]
+        u = torch.cat([user_ids, sum(intents)], dim=-1)
+        i, j = torch.cat([item_ids, item_rep[items]], dim=-1).split([pos.shape[0], items.shape[0] - pos.shape[0]])
+        pos_score, neg_score = pairwise_scores(u, i, j.reshape(*neg.shape, -1))
+        touched = [user_ids, item_ids, *intents]
         return {"bpr": bpr_loss(pos_score, neg_score),
                 "entropy": self.lambda_entropy * ent,
                 "independence": self.lambda_independence * ind,
