@@ -228,3 +228,19 @@ def test_multimodal_models_without_features_fail_clearly(model, make_cfg):
     cfg = make_cfg(f"model={model}")
     with pytest.raises(ConfigError, match="needs item features"):
         instantiate_model(cfg.model, 5, 4, {})
+
+
+@pytest.mark.parametrize("neg_shape", [(6,), (6, 3)])
+def test_batch_embeddings_are_the_rows_of_embeddings(neg_shape):
+    from graphrec.models.mf import MF
+    from graphrec.models.ngcf import NGCF
+
+    data = tiny()
+    g = torch.Generator().manual_seed(1)
+    batch = {"user": torch.randint(0, 9, (6,), generator=g), "pos": torch.randint(0, 8, (6,), generator=g),
+             "neg": torch.randint(0, 8, neg_shape, generator=g)}
+    for model in (MF(9, 8, 4), attach(NGCF(9, 8, 4, layer_dims=[4, 4], message_dropout=0.0), data)):
+        users, items = model.embeddings()  # NGCF: derived from node_embeddings()
+        u, i, j = model.batch_embeddings(batch)
+        assert torch.allclose(u, users[batch["user"]]) and torch.allclose(i, items[batch["pos"]])
+        assert j.shape == (*neg_shape, users.shape[1]) and torch.allclose(j, items[batch["neg"]])

@@ -74,13 +74,28 @@ class Recommender(nn.Module):
         return torch.einsum("bd,bmd->bm", u, item_emb[items])
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Final (user, item) embeddings for dot-product models, so evaluation is one GEMM per block."""
+        """Final (user, item) embeddings for dot-product models, so evaluation is one GEMM per block.
+        The default splits ``node_embeddings()`` when the model provides it."""
+        table = self.node_embeddings()
+        return None if table is None else (table[: self.n_users], table[self.n_users:])
+
+    def node_embeddings(self) -> torch.Tensor | None:
+        """Final embeddings of all nodes as one ``[n_users + n_items, d]`` table (users first), for models that
+        compute them that way; ``embeddings`` and ``batch_embeddings`` then derive from it."""
         return None
 
     def batch_embeddings(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Rows of ``embeddings()`` for a pairwise batch: (users [B, d], positives [B, d], negatives [B(, n), d])."""
+        """Rows of ``embeddings()`` for a pairwise batch: (users [B, d], positives [B, d], negatives [B(, n), d]).
+
+        One index per table (positives and negatives together; the whole batch when the model provides
+        ``node_embeddings``): each index costs a zero-filled full-table gradient in backward."""
+        table = self.node_embeddings()
+        if table is not None:
+            return self.split_pairwise_rows(table[self.pairwise_node_rows(batch)], batch)
         users, items = self.embeddings()
-        return users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
+        n_pos = batch["pos"].shape[0]
+        picked = items[torch.cat([batch["pos"], batch["neg"].reshape(-1)])]
+        return users[batch["user"]], picked[:n_pos], picked[n_pos:].reshape(*batch["neg"].shape, -1)
 
     def pairwise_node_rows(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Node ids of a pairwise batch in a users-then-items table: [users; n_users + pos; n_users + neg]."""

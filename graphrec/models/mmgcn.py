@@ -75,13 +75,9 @@ class MMGCN(Recommender):
     def graph_specs(self) -> dict[str, GraphSpec]:
         return {"adj": GraphSpec("bipartite", {"norm": "row"})}  # mean aggregation
 
-    def representation(self) -> torch.Tensor:
+    def node_embeddings(self) -> torch.Tensor:
         reps = [self.gcns[m](self.graphs["adj"], self.feature(m), self.id_embedding) for m in self.modalities]
-        return torch.stack(reps).mean(0)
-
-    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        rep = self.representation()
-        return rep[: self.n_users], rep[self.n_users:]
+        return torch.stack(reps).mean(0)  # eq. 7
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         u, i, j = self.batch_embeddings(batch)

@@ -42,7 +42,7 @@ class NGCF(Recommender):
     def graph_specs(self) -> dict[str, GraphSpec]:
         return {"adj": GraphSpec("bipartite", {"norm": "symmetric"})}
 
-    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def node_embeddings(self) -> torch.Tensor:
         graph = self.graphs["adj"]
         if self.training and self.node_dropout > 0:
             graph = edge_dropout(graph, self.node_dropout)
@@ -53,8 +53,7 @@ class NGCF(Recommender):
             x = F.leaky_relu(w1(side + x) + w2(side * x), negative_slope=0.2)
             x = F.dropout(x, self.message_dropout, self.training)
             outputs.append(F.normalize(x, dim=1))
-        out = torch.cat(outputs, dim=1)
-        return out[: self.n_users], out[self.n_users:]
+        return torch.cat(outputs, dim=1)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         u, i, j = self.batch_embeddings(batch)
