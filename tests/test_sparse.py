@@ -151,3 +151,15 @@ def test_power_sum_with_learnable_values_gives_value_gradients():
     x = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
     values = graph.values.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda v, x_: graph.with_values(v).power_sum(x_, 2), (values, x))
+
+
+def test_cached_transposed_values_follow_in_place_updates():
+    graph, (row, col, val) = random_graph(dtype=torch.float32)
+    x = torch.randn(9, 3)
+    first = graph.transposed_csr().to_dense()
+    assert torch.equal(graph.transposed_csr().to_dense(), first)  # second call: from the cache
+    graph.values.mul_(2.0)  # in place: the version changes, so the cached permutation must not be reused
+    assert torch.allclose(graph.transposed_csr().to_dense(), 2.0 * first)
+    y = torch.randn(7, 3, requires_grad=True)
+    (graph @ y * x).sum().backward()
+    assert torch.allclose(y.grad, 2.0 * dense_of(row, col, val, (9, 7)).T @ x, atol=1e-5)

@@ -83,8 +83,9 @@ def split_symmetric(graph: SparseGraph) -> tuple[SparseGraph, torch.Tensor]:
 
 
 def coarsened_adjacency(gamma: torch.Tensor, upper: SparseGraph, diag: torch.Tensor) -> torch.Tensor:
-    """eq. 8 at level 1, Γᵀ A Γ for symmetric A = U + Uᵀ + diag(d): with M = Γᵀ(UΓ) it is M + Mᵀ + Γᵀ diag(d) Γ,
-    so the sparse products (forward and backward) touch each co-interaction edge once instead of twice."""
+    """eq. 8 at level 1, Γᵀ A Γ for symmetric A = U + Uᵀ + diag(d): with M = Γᵀ(UΓ) it is
+    M + Mᵀ + Γᵀ diag(d) Γ, so the sparse products (forward and backward) touch each co-interaction edge once
+    instead of twice."""
     m = gamma.T @ (upper @ gamma)
     return m + m.T + (gamma * diag[:, None]).T @ gamma
 
