@@ -93,22 +93,29 @@ class Recommender(nn.Module):
         if table is not None:
             return self.split_pairwise_rows(table[self.pairwise_node_rows(batch)], batch)
         users, items = self.embeddings()
-        n_pos = batch["pos"].shape[0]
-        picked = items[torch.cat([batch["pos"], batch["neg"].reshape(-1)])]
-        return users[batch["user"]], picked[:n_pos], picked[n_pos:].reshape(*batch["neg"].shape, -1)
+        return (users[batch["user"]], *self.split_item_rows(items[self.pairwise_item_ids(batch)], batch))
+
+    @staticmethod
+    def pairwise_item_ids(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Item ids of a pairwise batch in one index: [pos; neg flattened]."""
+        return torch.cat([batch["pos"], batch["neg"].reshape(-1)])
+
+    @staticmethod
+    def split_item_rows(rows: torch.Tensor, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The inverse of ``pairwise_item_ids`` on gathered rows: (pos [B, d], neg [B(, n), d])."""
+        size = batch["pos"].shape[0]
+        return rows[:size], rows[size:].reshape(*batch["neg"].shape, rows.shape[-1])
 
     def pairwise_node_rows(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Node ids of a pairwise batch in a users-then-items table: [users; n_users + pos; n_users + neg]."""
-        offset = self.n_users
-        return torch.cat([batch["user"], batch["pos"] + offset, batch["neg"].reshape(-1) + offset])
+        return torch.cat([batch["user"], self.pairwise_item_ids(batch) + self.n_users])
 
-    @staticmethod
-    def split_pairwise_rows(rows: torch.Tensor, batch: dict[str, torch.Tensor]
+    @classmethod
+    def split_pairwise_rows(cls, rows: torch.Tensor, batch: dict[str, torch.Tensor]
                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The inverse of ``pairwise_node_rows`` on gathered rows: (users [B, d], pos [B, d], neg [B(, n), d])."""
         size = batch["user"].shape[0]
-        u, i, j = rows.split([size, size, rows.shape[0] - 2 * size])
-        return u, i, j.reshape(*batch["neg"].shape, rows.shape[-1])
+        return (rows[:size], *cls.split_item_rows(rows[size:], batch))
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -201,14 +201,14 @@ class HUIGN(Recommender):
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         item_rep, ent, ind = self._item_side()
-        users, pos, neg = batch["user"], batch["pos"], batch["neg"]
+        users = batch["user"]
         # eq. 15 on the batch rows only: gathering before concatenating avoids full-table copies per step
-        items = torch.cat([pos, neg.reshape(-1)])
+        items = self.pairwise_item_ids(batch)
         user_ids, item_ids = self.user_id[users], self.item_id[items]
         intents = [p[users] for p in self.user_intents.values()]
         u = torch.cat([user_ids, sum(intents)], dim=-1)
-        i, j = torch.cat([item_ids, item_rep[items]], dim=-1).split([pos.shape[0], items.shape[0] - pos.shape[0]])
-        pos_score, neg_score = pairwise_scores(u, i, j.reshape(*neg.shape, -1))
+        i, j = self.split_item_rows(torch.cat([item_ids, item_rep[items]], dim=-1), batch)
+        pos_score, neg_score = pairwise_scores(u, i, j)
         touched = [user_ids, item_ids, *intents]
         return {"bpr": bpr_loss(pos_score, neg_score),
                 "entropy": self.lambda_entropy * ent,

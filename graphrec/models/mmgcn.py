@@ -54,8 +54,8 @@ class ModalityGCN(nn.Module):
 
 
 def _concat_linear(layer: nn.Linear, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``layer([a ‖ b])`` as a·W_aᵀ + b·W_bᵀ + bias: no [n, d_a + d_b] copy forward or backward (measured:
-    the concatenation and its backward were ~19% of an MMGCN epoch on TikTok)."""
+    """``layer([a ‖ b])`` as a·W_aᵀ + b·W_bᵀ + bias: no [n, d_a + d_b] copy forward or backward (measured,
+    epochs interleaved in one process on TikTok: 6.42 s with the concatenation, 6.07 s without)."""
     width = a.shape[1]
     return torch.addmm(layer.bias, a, layer.weight[:, :width].T).addmm_(b, layer.weight[:, width:].T)
 
