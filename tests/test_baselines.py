@@ -232,15 +232,38 @@ def test_multimodal_models_without_features_fail_clearly(model, make_cfg):
 
 @pytest.mark.parametrize("neg_shape", [(6,), (6, 3)])
 def test_batch_embeddings_are_the_rows_of_embeddings(neg_shape):
+    """Values and gradients: NGCF and MMGCN run their last layer on the batch's nodes only."""
     from graphrec.models.mf import MF
+    from graphrec.models.mmgcn import MMGCN
     from graphrec.models.ngcf import NGCF
 
     data = tiny()
     g = torch.Generator().manual_seed(1)
     batch = {"user": torch.randint(0, 9, (6,), generator=g), "pos": torch.randint(0, 8, (6,), generator=g),
              "neg": torch.randint(0, 8, neg_shape, generator=g)}
-    for model in (MF(9, 8, 4), attach(NGCF(9, 8, 4, layer_dims=[4, 4], message_dropout=0.0), data)):
-        users, items = model.embeddings()  # NGCF: derived from node_embeddings()
-        u, i, j = model.batch_embeddings(batch)
-        assert torch.allclose(u, users[batch["user"]]) and torch.allclose(i, items[batch["pos"]])
-        assert j.shape == (*neg_shape, users.shape[1]) and torch.allclose(j, items[batch["neg"]])
+    torch.manual_seed(0)
+    for model in (MF(9, 8, 4), attach(NGCF(9, 8, 4, layer_dims=[4, 4], message_dropout=0.0), data),
+                  attach(MMGCN(9, 8, data.features, embedding_dim=4, n_layers=2), data)):
+        users, items = model.embeddings()  # NGCF, MMGCN: derived from node_embeddings()
+        full = (users[batch["user"]], items[batch["pos"]], items[batch["neg"]])
+        weights = [torch.randn(t.shape, generator=g) for t in full]
+        full_grads = torch.autograd.grad(sum((w * t).sum() for w, t in zip(weights, full)), model.parameters())
+        part = model.batch_embeddings(batch)
+        part_grads = torch.autograd.grad(sum((w * t).sum() for w, t in zip(weights, part)), model.parameters())
+        assert part[2].shape == (*neg_shape, users.shape[1])
+        for a, b in [*zip(part, full), *zip(part_grads, full_grads)]:
+            assert torch.allclose(a, b, atol=1e-6), type(model).__name__
+
+
+def test_l2_normalize_matches_f_normalize_with_its_gradient():
+    from graphrec.models.l2norm import l2_normalize
+
+    x = torch.randn(7, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x[3] = 0.0  # a zero row stays zero, its gradient is g / eps as in F.normalize
+    g = torch.randn(7, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    x.requires_grad_(True)
+    ours, = torch.autograd.grad((l2_normalize(x) * g).sum(), x)
+    reference, = torch.autograd.grad((F.normalize(x, dim=1) * g).sum(), x)
+    assert torch.equal(l2_normalize(x)[3], torch.zeros(5, dtype=torch.float64))
+    assert torch.allclose(l2_normalize(x), F.normalize(x, dim=1)) and torch.allclose(ours, reference)
+    assert torch.autograd.gradcheck(l2_normalize, (x.detach()[[0, 1, 2, 4]].requires_grad_(True),))

@@ -223,7 +223,7 @@ class _SpMM(torch.autograd.Function):
     def forward(ctx, values: torch.Tensor, x: torch.Tensor, graph: SparseGraph) -> torch.Tensor:
         ctx.graph = graph
         ctx.save_for_backward(values, x)
-        return torch.sparse.mm(graph.csr(values.detach()), x.detach()) if graph.nnz else x.new_zeros(
+        return _csr_matmul(graph.csr(values.detach()), x.detach()) if graph.nnz else x.new_zeros(
             graph.shape[0], x.shape[1])
 
     @staticmethod
@@ -233,7 +233,7 @@ class _SpMM(torch.autograd.Function):
         grad_values = grad_x = None
         grad_out = grad_out.contiguous()
         if ctx.needs_input_grad[1]:
-            grad_x = torch.sparse.mm(graph.transposed_csr(values.detach()), grad_out) if graph.nnz else \
+            grad_x = _csr_matmul(graph.transposed_csr(values.detach()), grad_out) if graph.nnz else \
                 torch.zeros_like(x)
         if ctx.needs_input_grad[0]:
             grad_values = _sddmm(graph, grad_out, x)
@@ -260,11 +260,17 @@ def _horner(matrix: torch.Tensor | None, x: torch.Tensor, n_steps: int) -> torch
         return x.clone()
     y = x
     for _ in range(n_steps):
-        if x.device.type == "cpu":  # the native row-parallel CSR kernel: ~10% faster per epoch than MKL's addmm
-            y = torch.sparse.mm(matrix, y, "sum").add_(x)
-        else:
-            y = torch.addmm(x, matrix, y)
+        y = _csr_matmul(matrix, y).add_(x) if x.device.type == "cpu" else torch.addmm(x, matrix, y)
     return y
+
+
+def _csr_matmul(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``matrix @ x`` for a CSR tensor. On CPU, the native row-parallel kernel (``reduce="sum"``) rather than
+    MKL's addmm: measured on the TikTok user–item graph (119k entries), 1.38 vs 2.29 ms with 128 columns, equal
+    with 64, and ~10% off a LightGCN epoch."""
+    if x.device.type == "cpu":
+        return torch.sparse.mm(matrix, x, "sum")
+    return torch.sparse.mm(matrix, x)
 
 
 def _sddmm(graph: SparseGraph, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -289,8 +295,8 @@ class _EdgeDot(torch.autograd.Function):
         a, b = ctx.saved_tensors
         graph: SparseGraph = ctx.graph
         grad = grad.contiguous()
-        grad_a = torch.sparse.mm(graph.csr(grad), b) if ctx.needs_input_grad[0] else None
-        grad_b = torch.sparse.mm(graph.transposed_csr(grad), a) if ctx.needs_input_grad[1] else None
+        grad_a = _csr_matmul(graph.csr(grad), b) if ctx.needs_input_grad[0] else None
+        grad_b = _csr_matmul(graph.transposed_csr(grad), a) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b, None
 
 

@@ -60,6 +60,7 @@ from graphrec.graphs.store import GraphSpec
 from graphrec.losses import all_item_regression, bpr_loss, info_bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.a2bm2gl_layers import BoundaryMLP, FullAdjacentAttention, KNNStructure, SemanticEncoder
 from graphrec.models.base import Recommender
+from graphrec.models.l2norm import l2_normalize
 from graphrec.models.lightgcn import light_propagation
 
 LOSSES = ("adaptive", "wr", "bpr", "infobpr")
@@ -90,7 +91,7 @@ class A2BM2GL(Recommender):
             raise ConfigError(f"model.boundary_pool: '{boundary_pool}' is unknown (choose sum or mean)")
         self.semantic, self.anti_bottleneck, self.loss_name = bool(semantic), bool(anti_bottleneck), loss
         if self.semantic:  # rows L2-normalised: raw feature scales differ by modality and dataset
-            features = {m: F.normalize(f.float(), dim=1) for m, f in (features or {}).items()}
+            features = {m: l2_normalize(f.float()) for m, f in (features or {}).items()}
         self.modalities = self.register_features(features) if self.semantic else []
         self.embedding = nn.Parameter(torch.randn(n_users + n_items, embedding_dim) * init_std)
         self.n_layers = int(n_layers)

@@ -79,19 +79,20 @@ class Recommender(nn.Module):
         table = self.node_embeddings()
         return None if table is None else (table[: self.n_users], table[self.n_users:])
 
-    def node_embeddings(self) -> torch.Tensor | None:
+    def node_embeddings(self, rows: torch.Tensor | None = None) -> torch.Tensor | None:
         """Final embeddings of all nodes as one ``[n_users + n_items, d]`` table (users first), for models that
-        compute them that way; ``embeddings`` and ``batch_embeddings`` then derive from it."""
+        compute them that way; ``embeddings`` and ``batch_embeddings`` then derive from it. With ``rows``
+        (node ids), only those rows, in that order: a model may then run its last layer on them alone."""
         return None
 
     def batch_embeddings(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Rows of ``embeddings()`` for a pairwise batch: (users [B, d], positives [B, d], negatives [B(, n), d]).
 
-        One index per table (positives and negatives together; the whole batch when the model provides
-        ``node_embeddings``): each index costs a zero-filled full-table gradient in backward."""
-        table = self.node_embeddings()
-        if table is not None:
-            return self.split_pairwise_rows(table[self.pairwise_node_rows(batch)], batch)
+        One index per table (positives and negatives together): each index costs a zero-filled full-table
+        gradient in backward. A model with ``node_embeddings`` is asked for the batch's distinct nodes only."""
+        if type(self).node_embeddings is not Recommender.node_embeddings:
+            nodes, inverse = torch.unique(self.pairwise_node_rows(batch), return_inverse=True)
+            return self.split_pairwise_rows(self.node_embeddings(nodes)[inverse], batch)
         users, items = self.embeddings()
         return (users[batch["user"]], *self.split_item_rows(items[self.pairwise_item_ids(batch)], batch))
 

@@ -34,6 +34,7 @@ from graphrec.graphs.sparse import SparseGraph, edge_dot
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, pairwise_scores
 from graphrec.models.base import Recommender
+from graphrec.models.l2norm import l2_normalize
 
 
 class ContentRouting(nn.Module):
@@ -49,11 +50,11 @@ class ContentRouting(nn.Module):
     def forward(self, r: SparseGraph, r_t: SparseGraph, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``r``: users × items interactions, ``r_t`` its transpose. Returns (user rep, item rep, item→user
         weights in r's entry order, user→item weights in r_t's entry order)."""
-        f = F.normalize(F.leaky_relu(self.mlp(features)), dim=1)
-        p = F.normalize(self.preference, dim=1)
+        f = l2_normalize(F.leaky_relu(self.mlp(features)))
+        p = l2_normalize(self.preference)
         for _ in range(self.n_routing):
             alpha = softmax(edge_dot(r, p, f), ptr=r.crow)  # over each user's items (r is CSR by user)
-            p = F.normalize(p + r.with_values(alpha) @ f, dim=1)
+            p = l2_normalize(p + r.with_values(alpha) @ f)
         to_user = softmax(edge_dot(r, p, f), ptr=r.crow)
         to_item = softmax(edge_dot(r_t, f, p), ptr=r_t.crow)  # over each item's users, in r_t's order
         user_rep = p + r.with_values(to_user) @ f
@@ -96,7 +97,7 @@ class GRCN(Recommender):
         w_item = torch.stack(to_item).max(0).values
         if self.pruning:
             w_user, w_item = F.relu(w_user), F.relu(w_item)
-        x = F.normalize(self.id_embedding, dim=1)
+        x = l2_normalize(self.id_embedding)
         a_user, a_item = r.with_values(w_user), r_t.with_values(w_item)
         out = x
         for _ in range(2):

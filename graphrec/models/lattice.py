@@ -21,7 +21,6 @@ features fed to W_m are trainable (``tune_features``).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from graphrec.graphs.knn import learned_knn_graph
@@ -31,6 +30,7 @@ from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
 from graphrec.models.itemgraph import ModalityProjections, modality_knn_spec
+from graphrec.models.l2norm import l2_normalize
 from graphrec.models.lightgcn import light_propagation
 
 
@@ -57,7 +57,7 @@ class LATTICE(Recommender):
         self._learned_structure = {}
 
     def _projected(self, m: str) -> torch.Tensor:
-        return F.normalize(self.content(m), dim=1)
+        return l2_normalize(self.content(m))
 
     def pre_epoch(self, epoch: int) -> None:
         self._learned_structure = {}  # neighbours re-selected from the current projections
@@ -85,7 +85,7 @@ class LATTICE(Recommender):
         for _ in range(self.n_item_layers):
             h = item_graph @ h
         out = light_propagation(self.graphs["adj"], self.embedding, self.n_ui_layers)
-        return out[: self.n_users], out[self.n_users:] + F.normalize(h, dim=1)
+        return out[: self.n_users], out[self.n_users:] + l2_normalize(h)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         u, i, j = self.batch_embeddings(batch)
