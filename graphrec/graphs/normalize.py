@@ -28,7 +28,8 @@ def symmetric(graph: SparseGraph) -> SparseGraph:
 
 
 def row(graph: SparseGraph) -> SparseGraph:
-    return graph.with_values(graph.values * _inv_pow(graph.degree(1), 1.0)[graph.row])
+    """D^-1 A: not symmetric even when A is, so backward must use its transpose."""
+    return graph.with_values(graph.values * _inv_pow(graph.degree(1), 1.0)[graph.row], symmetric=False)
 
 
 def plus_one(graph: SparseGraph) -> SparseGraph:

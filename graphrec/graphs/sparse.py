@@ -98,13 +98,16 @@ class SparseGraph:
             self._row_cache = torch.repeat_interleave(torch.arange(self.shape[0], device=self.device), counts)
         return self._row_cache
 
-    def with_values(self, values: torch.Tensor) -> SparseGraph:
+    def with_values(self, values: torch.Tensor, symmetric: bool | None = None) -> SparseGraph:
         """Same structure, new values; the row index and transpose structure are computed once, here, so every
-        graph derived from this one (e.g. new edge weights per batch) shares them instead of re-sorting."""
-        if not self.symmetric:
+        graph derived from this one (e.g. new edge weights per batch) shares them instead of re-sorting.
+        ``symmetric``: whether the new values keep A = Aᵀ (default: as this graph; pass ``False`` for values
+        that break it, such as a row normalisation of a symmetric graph)."""
+        symmetric = self.symmetric if symmetric is None else symmetric and self.symmetric
+        if not symmetric:
             self._transpose_structure()
         _ = self.row
-        return SparseGraph(self.crow, self.col, values, self.shape, self.symmetric, self._t_cache, self._row_cache,
+        return SparseGraph(self.crow, self.col, values, self.shape, symmetric, self._t_cache, self._row_cache,
                            self._index32)
 
     def to(self, device: torch.device | str) -> SparseGraph:

@@ -37,7 +37,7 @@ from graphrec.graphs.surfing import surfing_graph
 
 
 # part of every cache key: bump when a builder's output changes for the same inputs, so old caches are not used
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2  # 2: row-normalised graphs of symmetric ones are no longer flagged symmetric
 
 
 @dataclass(frozen=True)
