@@ -210,3 +210,26 @@ def test_graphs_info_cli(tmp_path):
     assert_clean_error(proc, "smell")
     proc = run_cli("graphs", "info", "graph=spiral", env_root=tmp_path)
     assert_clean_error(proc, "spiral")
+
+
+NORMS = ["symmetric", "row", "plus_one", "row_symmetric", "none"]
+EVERY_SPEC = [GraphSpec("bipartite", {"norm": n}) for n in NORMS] + \
+    [GraphSpec("bipartite", {"norm": "row", "self_loops": True})] + \
+    [GraphSpec("knn", {"modality": "visual", "k": 3, "symmetric": s, "norm": n}) for s in (True, False) for n in NORMS] + \
+    [GraphSpec("cointeraction", {"min_users": 1}), GraphSpec("cointeraction", {"min_users": 1, "top_k": 3}),
+     GraphSpec("item_constraint", {"k": 3}), GraphSpec("surfing", {"of": {"kind": "bipartite"}, "top_k": 4})]
+
+
+@pytest.mark.parametrize("spec", EVERY_SPEC, ids=lambda s: s.key())
+def test_every_built_graph_is_symmetric_when_flagged_and_backward_uses_its_transpose(spec):
+    """A graph flagged symmetric reuses A in backward, so a wrong flag means wrong gradients."""
+    user, item = random_interactions()
+    store = GraphStore(TrainingGraphInput(user, item, 30, 20, {"visual": torch.randn(20, 4)}))
+    graph = store.get(spec)
+    dense = graph.to_dense()
+    if graph.symmetric:
+        assert torch.allclose(dense, dense.T)
+    x = torch.randn(graph.shape[1], 3, dtype=dense.dtype, requires_grad=True)
+    g = torch.randn(graph.shape[0], 3, dtype=dense.dtype)
+    grad, = torch.autograd.grad(((graph @ x) * g).sum(), x)
+    assert torch.allclose(grad, dense.T @ g, atol=1e-5)
