@@ -38,6 +38,28 @@ def test_transpose_is_cached_and_correct():
     assert graph._transpose_structure() is first
 
 
+@pytest.mark.parametrize("rows, cols", [(slice(2, 7), slice(1, 5)), (slice(0, 9), slice(0, 7)),
+                                        (slice(3, None), slice(4, None)), (slice(8, 9), slice(0, 2))])
+def test_block_is_the_dense_sub_matrix_and_differentiable(rows, cols):
+    graph, (row, col, val) = random_graph()
+    dense = dense_of(row, col, val, (9, 7))
+    values = graph.values.clone().requires_grad_(True)
+    sub = graph.with_values(values).block(rows, cols)
+    assert sub.shape == tuple(dense[rows, cols].shape)
+    assert torch.equal(sub.to_dense(), dense[rows, cols])
+    x = torch.randn(sub.shape[1], 3, dtype=torch.float64, requires_grad=True)
+    assert torch.allclose(sub @ x, dense[rows, cols] @ x)
+    assert torch.allclose(sub.t().to_dense(), dense[rows, cols].T)
+    (sub @ x).sum().backward()  # gradient reaches exactly the parent's entries inside the block
+    inside = (row >= (rows.start or 0)) & (row < (rows.stop or 9)) & (col >= (cols.start or 0)) & \
+        (col < (cols.stop or 7))
+    touched = torch.zeros(9, 7, dtype=torch.bool)
+    touched[row[inside], col[inside]] = True
+    parent_touched = torch.zeros(9, 7, dtype=torch.bool)
+    parent_touched[graph.row, graph.col] = values.grad != 0
+    assert torch.equal(parent_touched, touched)
+
+
 def test_spmm_gradcheck_features_and_values():
     graph, _ = random_graph()
     x = torch.randn(7, 3, dtype=torch.float64, requires_grad=True)

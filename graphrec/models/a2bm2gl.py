@@ -126,12 +126,10 @@ class A2BM2GL(Recommender):
         inter = graphs["interactions"]
         n_u = self.n_users
         # R (users × items, binary): the user rows of the bipartite graph, whose columns are all items
-        nnz_users = int(inter.crow[n_u])
-        self.user_items = SparseGraph(inter.crow[: n_u + 1], inter.col[:nnz_users] - n_u, inter.values[:nnz_users],
-                                      (n_u, self.n_items))
+        self.user_items = inter.block(slice(0, n_u), slice(n_u, None))
         degree = inter.degree(1)
         self.user_degree, self.item_degree = degree[:n_u], degree[n_u:]
-        self.n_train = max(nnz_users, 1)
+        self.n_train = max(self.user_items.nnz, 1)
         self._structure, self._neighbours = {}, {}
         self._first_epoch = True  # the next pre_epoch is this process's first
         for m in self.modalities:
