@@ -58,6 +58,8 @@ def test_block_is_the_dense_sub_matrix_and_differentiable(rows, cols):
     parent_touched = torch.zeros(9, 7, dtype=torch.bool)
     parent_touched[graph.row, graph.col] = values.grad != 0
     assert torch.equal(parent_touched, touched)
+    with pytest.raises(ValueError, match="unit-step"):
+        graph.block(slice(0, 9, 2), cols)
 
 
 def test_spmm_gradcheck_features_and_values():

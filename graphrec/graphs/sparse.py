@@ -113,13 +113,16 @@ class SparseGraph:
     def block(self, rows: slice, cols: slice) -> SparseGraph:
         """The sub-matrix ``A[rows, cols]`` (unit-step slices) as its own graph, indices re-based to 0, e.g. the
         user × item block R of a bipartite adjacency. Differentiable in the values when they require grad."""
-        r0, r1, _ = rows.indices(self.shape[0])
-        c0, c1, _ = cols.indices(self.shape[1])
+        r0, r1, row_step = rows.indices(self.shape[0])
+        c0, c1, col_step = cols.indices(self.shape[1])
+        if row_step != 1 or col_step != 1:
+            raise ValueError(f"block takes unit-step slices, got {rows} and {cols}")
         lo, hi = int(self.crow[r0]), int(self.crow[r1])
-        row, col, values = self.row[lo:hi] - r0, self.col[lo:hi], self.values[lo:hi]
+        col, values = self.col[lo:hi], self.values[lo:hi]
         keep = (col >= c0) & (col < c1)
         if bool(keep.all()):  # rows already sorted, columns sorted within each row: no re-sort needed
             return SparseGraph(self.crow[r0:r1 + 1] - lo, col - c0, values, (r1 - r0, c1 - c0))
+        row = self.row[lo:hi] - r0
         return SparseGraph.from_coo(row[keep], col[keep] - c0, values[keep], (r1 - r0, c1 - c0))
 
     def to(self, device: torch.device | str) -> SparseGraph:

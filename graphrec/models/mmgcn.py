@@ -68,7 +68,8 @@ class ModalityGCN(nn.Module):
                      id_embedding: torch.Tensor) -> torch.Tensor:
         """Layer 1 by side of the bipartite graph: users aggregate items, items aggregate users. Without an MLP
         the item features are constant, so the users' Â_ui x_items and the items' own x get no gradient: autograd
-        skips their input gradients (half of this layer's largest products)."""
+        skips the input gradients of the users' conv product and the items' linear product (~7% of a step's
+        arithmetic)."""
         user_items, item_users = blocks
         users = l2_normalize(self.preference)
         items = l2_normalize(features if self.mlp is None else self.mlp(features))
