@@ -26,7 +26,7 @@ from hydra import compose, initialize_config_dir
 from graphrec.cli import conf_dir
 from graphrec.data.dataset import data_root
 from graphrec.data.sampler import InteractionIndex, NegativeSampler, TrainingBatches
-from graphrec.experiment import build_experiment
+from graphrec.experiment import Experiment, build_experiment
 from graphrec.training.trainer import Trainer, TrainerConfig
 from graphrec.training.loggers import LoggerGroup
 
@@ -46,6 +46,18 @@ def tiktok_root() -> str:
     return root
 
 
+def tiktok_experiment(model: str, device: str, overrides: list[str] = ()) -> tuple[Experiment, TrainingBatches]:
+    """``model`` with its config defaults on TikTok, and its training batches (2048 pairs, one negative)."""
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        cfg = compose("config", overrides=[f"dataset=tiktok", f"model={model}", f"device={device}",
+                                           f"data_root={tiktok_root()}", "trainer.batch_size=2048",
+                                           "trainer.progress=false", *overrides])
+    exp = build_experiment(cfg)
+    u, i = exp.train_pairs
+    index = InteractionIndex(u, i, exp.dataset.n_users, exp.dataset.n_items)
+    return exp, TrainingBatches(u, i, NegativeSampler(index), 2048)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--epochs", type=int, default=7)
@@ -54,16 +66,9 @@ def main() -> None:
     p.add_argument("--model", default="lightgcn")
     p.add_argument("--layers", type=int, default=3)
     args = p.parse_args()
-    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-        overrides = [f"dataset=tiktok", f"model={args.model}", f"device={args.device}", f"data_root={tiktok_root()}",
-                     "trainer.batch_size=2048", "trainer.progress=false"]
-        if args.model == "lightgcn":
-            overrides += [f"model.n_layers={args.layers}", "model.embedding_dim=64"]
-        cfg = compose("config", overrides=overrides)
-    exp = build_experiment(cfg)
-    u, i = exp.train_pairs
-    batches = TrainingBatches(u, i, NegativeSampler(InteractionIndex(u, i, exp.dataset.n_users, exp.dataset.n_items)),
-                              2048)
+    extra = [f"model.n_layers={args.layers}", "model.embedding_dim=64"] if args.model == "lightgcn" else []
+    exp, batches = tiktok_experiment(args.model, args.device, extra)
+    u, _ = exp.train_pairs
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(exp.model, batches, TrainerConfig(epochs=1, progress=False), None, "recall@20", tmp,
                           LoggerGroup([]))
