@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -46,10 +47,10 @@ def tiktok_root() -> str:
     return root
 
 
-def tiktok_experiment(model: str, device: str, overrides: list[str] = ()) -> tuple[Experiment, TrainingBatches]:
+def tiktok_experiment(model: str, device: str, overrides: Sequence[str] = ()) -> tuple[Experiment, TrainingBatches]:
     """``model`` with its config defaults on TikTok, and its training batches (2048 pairs, one negative)."""
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-        cfg = compose("config", overrides=[f"dataset=tiktok", f"model={model}", f"device={device}",
+        cfg = compose("config", overrides=["dataset=tiktok", f"model={model}", f"device={device}",
                                            f"data_root={tiktok_root()}", "trainer.batch_size=2048",
                                            "trainer.progress=false", *overrides])
     exp = build_experiment(cfg)
