@@ -3,7 +3,7 @@
 Prints the median seconds per training epoch (negative sampling included), the median seconds per
 full-ranking pass over the validation users, and the peak RSS of the process, with the command line.
 
-    python benchmarks/train_speed.py [--epochs 7] [--evals 7] [--device cpu]
+    python benchmarks/train_speed.py [--model lightgcn] [--epochs 7] [--evals 7] [--device cpu] [--precision fp32]
 
 Needs the prepared dataset 'tiktok' in $GRAPHREC_DATA, or ../shared/datasets/tiktok-mmssl (prepared into a
 temporary data root on the fly).
@@ -66,12 +66,13 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--model", default="lightgcn")
     p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--precision", default="fp32", help="trainer.precision: fp32 | bf16 (autocast)")
     args = p.parse_args()
     extra = [f"model.n_layers={args.layers}", "model.embedding_dim=64"] if args.model == "lightgcn" else []
     exp, batches = tiktok_experiment(args.model, args.device, extra)
     u, _ = exp.train_pairs
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(exp.model, batches, TrainerConfig(epochs=1, progress=False), None, "recall@20", tmp,
+        trainer = Trainer(exp.model, batches, TrainerConfig(epochs=1, progress=False, precision=args.precision), None, "recall@20", tmp,
                           LoggerGroup([]))
         sync = torch.cuda.synchronize if exp.device.type == "cuda" else (lambda: None)
         trainer._train_epoch(0)  # warm-up
@@ -92,7 +93,7 @@ def main() -> None:
         eval_s.append(time.perf_counter() - start)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"command: python {' '.join(sys.argv)}")
-    print(f"device: {exp.device}, threads: {torch.get_num_threads()}, model: {args.model}, "
+    print(f"device: {exp.device}, threads: {torch.get_num_threads()}, model: {args.model}, precision: {args.precision}, "
           f"train interactions: {u.numel():,}, batches/epoch: {len(batches)}, valid users: {metrics['n_users']:,}")
     print(f"train epoch: median {statistics.median(epoch_s):.3f} s  (runs: {', '.join(f'{s:.3f}' for s in epoch_s)})")
     print(f"valid pass:  median {statistics.median(eval_s):.3f} s  (runs: {', '.join(f'{s:.3f}' for s in eval_s)})")

@@ -187,3 +187,27 @@ def test_cached_transposed_values_follow_in_place_updates():
     y = torch.randn(7, 3, requires_grad=True)
     (graph @ y * x).sum().backward()
     assert torch.allclose(y.grad, 2.0 * dense_of(row, col, val, (9, 7)).T @ x, atol=1e-5)
+
+
+def test_bf16_operands_are_multiplied_in_the_graphs_float32():
+    """Under bf16 autocast dense operands arrive in bfloat16: products, power sums and edge scores cast them up to
+    the graph's float32 (the CPU kernels take no bf16 here) and gradients flow back in the operand's dtype;
+    bf16 edge values (attention computed under autocast) get their value gradient computed in float32."""
+    from graphrec.graphs.sparse import edge_dot
+
+    graph, (row, col, val) = random_graph(dtype=torch.float32)
+    dense = dense_of(row, col, val, (9, 7))
+    x = torch.randn(7, 4).bfloat16().requires_grad_(True)
+    y = graph @ x
+    assert y.dtype == torch.float32 and torch.allclose(y, dense @ x.float(), atol=1e-5)
+    (grad,) = torch.autograd.grad((y * y.detach()).sum(), x)
+    assert grad.dtype == torch.bfloat16 and torch.allclose(grad.float(), dense.T @ y.detach(), rtol=1e-2, atol=1e-2)
+    a, b = torch.randn(9, 4).bfloat16(), torch.randn(7, 4).bfloat16()
+    assert torch.allclose(edge_dot(graph, a, b), (a.float()[graph.row] * b.float()[graph.col]).sum(1), atol=1e-5)
+    square, _ = random_graph(7, 7, 20, dtype=torch.float32)
+    assert square.power_sum(x, 2).dtype == torch.float32
+    values = graph.values.bfloat16().requires_grad_(True)
+    z = graph.with_values(values) @ x.detach()
+    (grad_values,) = torch.autograd.grad(z.float().sum(), values)
+    expected = x.detach().float().sum(1)[graph.col]  # ∂Σ(Ax)/∂a_ij = Σ_k x_jk
+    assert grad_values.dtype == torch.bfloat16 and torch.allclose(grad_values.float(), expected, rtol=1e-2, atol=1e-2)

@@ -196,15 +196,22 @@ class SparseGraph:
         return permuted
 
     def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._in_values_dtype(x)
         if x.dim() == 1:
             return _SpMM.apply(self.values, x.unsqueeze(1), self).squeeze(1)
         return _SpMM.apply(self.values, x, self)
+
+    def _in_values_dtype(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` cast to the edge values' dtype: under bf16 autocast a dense operand arrives in bfloat16, and the
+        sparse product (a sum over neighbours) runs in the graph's precision, float32."""
+        return x if x.dtype == self.values.dtype else x.to(self.values.dtype)
 
     def power_sum(self, x: torch.Tensor, n_steps: int) -> torch.Tensor:
         """Σ_{k=0..n_steps} A^k x (square graphs); differentiable in ``x``, and in edge values through the
         layer-by-layer path when they require grad."""
         if self.shape[0] != self.shape[1]:
             raise ValueError(f"power_sum needs a square graph, got shape {self.shape}")
+        x = self._in_values_dtype(x)
         if self.values.requires_grad and torch.is_grad_enabled():
             out = x
             for _ in range(n_steps):
@@ -292,11 +299,15 @@ def _csr_matmul(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def _sddmm(graph: SparseGraph, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """⟨a_i, b_j⟩ for every stored (i, j), in CSR order: a sampled dense–dense product, no [nnz, d] gathers."""
+    """⟨a_i, b_j⟩ for every stored (i, j), in CSR order: a sampled dense–dense product, no [nnz, d] gathers.
+    Reduced-precision inputs (bf16 edge values under autocast) are computed in float32, which the kernel needs,
+    and returned in ``a``'s dtype."""
     if graph.nnz == 0:
         return a.new_zeros(0)
-    pattern = graph.csr(torch.zeros(graph.nnz, dtype=a.dtype, device=a.device))
-    return torch.sparse.sampled_addmm(pattern, a.contiguous(), b.T, beta=0.0).values()
+    dtype = torch.promote_types(a.dtype, torch.float32)
+    pattern = graph.csr(torch.zeros(graph.nnz, dtype=dtype, device=a.device))
+    out = torch.sparse.sampled_addmm(pattern, a.to(dtype).contiguous(), b.to(dtype).T, beta=0.0).values()
+    return out.to(a.dtype)
 
 
 class _EdgeDot(torch.autograd.Function):
@@ -319,8 +330,9 @@ class _EdgeDot(torch.autograd.Function):
 
 
 def edge_dot(graph: SparseGraph, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``[nnz]`` scores ⟨a_row, b_col⟩ for every stored entry, differentiable in ``a`` and ``b``."""
-    return _EdgeDot.apply(a, b, graph)
+    """``[nnz]`` scores ⟨a_row, b_col⟩ for every stored entry, differentiable in ``a`` and ``b``; computed in the
+    graph's precision, as its products."""
+    return _EdgeDot.apply(graph._in_values_dtype(a), graph._in_values_dtype(b), graph)
 
 
 def weighted_sum(graphs: list[SparseGraph], weights: list[float | torch.Tensor] | torch.Tensor) -> SparseGraph:

@@ -92,9 +92,10 @@ class ModalityGCN(nn.Module):
 
 def _concat_linear(layer: nn.Linear, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``layer([a ‖ b])`` as a·W_aᵀ + b·W_bᵀ + bias: no [n, d_a + d_b] copy forward or backward (measured,
-    epochs interleaved in one process on TikTok: 6.42 s with the concatenation, 6.07 s without)."""
+    epochs interleaved in one process on TikTok: 6.42 s with the concatenation, 6.07 s without). Out of place,
+    so that it also runs under bf16 autocast (``trainer.precision=bf16``), which casts only out-of-place ops."""
     width = a.shape[1]
-    return torch.addmm(layer.bias, a, layer.weight[:, :width].T).addmm_(b, layer.weight[:, width:].T)
+    return torch.addmm(torch.addmm(layer.bias, a, layer.weight[:, :width].T), b, layer.weight[:, width:].T)
 
 
 class MMGCN(Recommender):

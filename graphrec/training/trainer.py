@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from graphrec.data.sampler import TrainingBatches
+from graphrec.errors import ConfigError
 from graphrec.models.base import Recommender
 from graphrec.training.checkpoint import load_checkpoint, save_checkpoint
 from graphrec.training.loggers import Logger
@@ -37,6 +38,12 @@ class TrainerConfig:
     min_epochs: int = 0
     grad_clip: float | None = None
     progress: bool = True
+    precision: str = "fp32"  # fp32 | bf16 (autocast of the forward pass and loss; see PRECISIONS)
+
+
+# trainer.precision -> the autocast dtype of ``model.loss`` (None: no autocast). Parameters, optimiser state,
+# gradients and evaluation stay float32; bf16 runs matrix products and their activations in bfloat16.
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -67,6 +74,9 @@ class Trainer:
         self.ckpt_dir = Path(checkpoint_dir)
         self.logger, self.extra_state, self.on_epoch_end = logger, dict(extra_state or {}), on_epoch_end
         self.device = next(model.parameters()).device
+        if config.precision not in PRECISIONS:
+            raise ConfigError(f"trainer.precision: '{config.precision}' is not one of {sorted(PRECISIONS)}")
+        self.autocast_dtype = PRECISIONS[config.precision]
         fused = self.device.type in ("cpu", "cuda")  # one kernel per step instead of several per tensor
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                                           fused=fused)
@@ -144,7 +154,9 @@ class Trainer:
                    leave=False, disable=None if self.cfg.progress else True)
         for batch in bar:
             batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-            out = self.model.loss(batch)
+            with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
+                                enabled=self.autocast_dtype is not None):
+                out = self.model.loss(batch)
             terms = out if isinstance(out, dict) else {"loss": out}
             loss = sum(terms.values())
             if not torch.isfinite(loss):
