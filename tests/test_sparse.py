@@ -189,10 +189,10 @@ def test_cached_transposed_values_follow_in_place_updates():
     assert torch.allclose(y.grad, 2.0 * dense_of(row, col, val, (9, 7)).T @ x, atol=1e-5)
 
 
-def test_bf16_operands_are_multiplied_in_the_graphs_float32():
-    """Under bf16 autocast dense operands arrive in bfloat16: products, power sums and edge scores cast them up to
-    the graph's float32 (the CPU kernels take no bf16 here) and gradients flow back in the operand's dtype;
-    bf16 edge values (attention computed under autocast) get their value gradient computed in float32."""
+def test_bf16_operands_are_multiplied_in_float32():
+    """Under bf16 autocast dense operands and learned edge values arrive in bfloat16: products, power sums and
+    edge scores run in float32 (the CPU kernels take no bf16 here) and gradients flow back in each operand's
+    dtype; float64 stays float64."""
     from graphrec.graphs.sparse import edge_dot
 
     graph, (row, col, val) = random_graph(dtype=torch.float32)
@@ -211,3 +211,4 @@ def test_bf16_operands_are_multiplied_in_the_graphs_float32():
     (grad_values,) = torch.autograd.grad(z.float().sum(), values)
     expected = x.detach().float().sum(1)[graph.col]  # ∂Σ(Ax)/∂a_ij = Σ_k x_jk
     assert grad_values.dtype == torch.bfloat16 and torch.allclose(grad_values.float(), expected, rtol=1e-2, atol=1e-2)
+    assert (graph @ x.double()).dtype == torch.float64

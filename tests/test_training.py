@@ -153,7 +153,7 @@ def test_bf16_precision_autocasts_the_loss_only(make_cfg, tmp_path, monkeypatch)
                                    "ultragcn", "huign", "a2bm2gl"])
 def test_every_model_takes_a_bf16_step(model, make_cfg):
     """Under bf16 autocast each model's loss is finite and close to its fp32 value, and every parameter gets a
-    finite float32 gradient (sparse products and edge scores run in the graph's float32; MMGCN's gate is out
+    finite float32 gradient (sparse products and edge scores run in float32; MMGCN's gate is out
     of place, which autocast needs)."""
     from graphrec.data.sampler import NegativeSampler, TrainingBatches
     from graphrec.experiment import build_experiment
