@@ -72,8 +72,8 @@ def main() -> None:
     exp, batches = tiktok_experiment(args.model, args.device, extra)
     u, _ = exp.train_pairs
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(exp.model, batches, TrainerConfig(epochs=1, progress=False, precision=args.precision), None, "recall@20", tmp,
-                          LoggerGroup([]))
+        config = TrainerConfig(epochs=1, progress=False, precision=args.precision)
+        trainer = Trainer(exp.model, batches, config, None, "recall@20", tmp, LoggerGroup([]))
         sync = torch.cuda.synchronize if exp.device.type == "cuda" else (lambda: None)
         trainer._train_epoch(0)  # warm-up
         epoch_s = []
@@ -93,8 +93,9 @@ def main() -> None:
         eval_s.append(time.perf_counter() - start)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"command: python {' '.join(sys.argv)}")
-    print(f"device: {exp.device}, threads: {torch.get_num_threads()}, model: {args.model}, precision: {args.precision}, "
-          f"train interactions: {u.numel():,}, batches/epoch: {len(batches)}, valid users: {metrics['n_users']:,}")
+    print(f"device: {exp.device}, threads: {torch.get_num_threads()}, model: {args.model}, "
+          f"precision: {args.precision}, train interactions: {u.numel():,}, batches/epoch: {len(batches)}, "
+          f"valid users: {metrics['n_users']:,}")
     print(f"train epoch: median {statistics.median(epoch_s):.3f} s  (runs: {', '.join(f'{s:.3f}' for s in epoch_s)})")
     print(f"valid pass:  median {statistics.median(eval_s):.3f} s  (runs: {', '.join(f'{s:.3f}' for s in eval_s)})")
     print(f"peak RSS:    {peak_mb:.0f} MB")
