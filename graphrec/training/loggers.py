@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from graphrec.training.checkpoint import atomic_write
+from graphrec.atomic import write_text
 
 log = logging.getLogger("graphrec")
 
@@ -61,7 +61,7 @@ class CSVLogger(Logger):
         writer = csv.DictWriter(buf, fieldnames=fields)
         writer.writeheader()
         writer.writerows(self.rows)
-        atomic_write(self.path, lambda tmp: Path(tmp).write_text(buf.getvalue()))
+        write_text(self.path, buf.getvalue())
 
 
 class WandbLogger(Logger):
