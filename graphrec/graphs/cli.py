@@ -30,11 +30,16 @@ def graph_spec_from_args(kind: str, params: dict) -> GraphSpec:
     return GraphSpec(kind, params)
 
 
+def _is_graph_arg(arg: str) -> bool:
+    """``graph=<kind>`` and ``graph.<param>=...``; ``graph_cache=...`` is a config key, not a graph parameter."""
+    return arg.startswith(("graph=", "graph."))
+
+
 def graphs_main(argv: list[str], conf_dir: str) -> None:
     if not argv or argv[0] != "info":
         raise ConfigError("usage: graphrec graphs info dataset=<name> graph=<kind> [graph.<param>=<value> ...]")
-    graph_args = [a for a in argv[1:] if a.startswith("graph")]
-    hydra_args = [a for a in argv[1:] if not a.startswith("graph")]
+    graph_args = [a for a in argv[1:] if _is_graph_arg(a)]
+    hydra_args = [a for a in argv[1:] if not _is_graph_arg(a)]
     kind = next((a.partition("=")[2] for a in graph_args if a.startswith("graph=")), None)
     params = _dotted_params(graph_args)
     if kind is None:

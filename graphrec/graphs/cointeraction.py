@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from graphrec.errors import DataError
+from graphrec.errors import ConfigError, DataError
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.topk import topk_per_row
 
@@ -30,7 +30,7 @@ def interaction_matrix(user: torch.Tensor, item: torch.Tensor, n_users: int, n_i
 def cointeraction_graph(user: torch.Tensor, item: torch.Tensor, n_users: int, n_items: int, min_users: int = 5,
                         top_k: int | None = None, max_block_products: int = 20_000_000) -> SparseGraph:
     if min_users < 1:
-        raise ValueError(f"min_users must be at least 1, got {min_users}")
+        raise ConfigError(f"graph 'cointeraction': min_users must be at least 1, got {min_users}")
     r = interaction_matrix(user, item, n_users, n_items)
     rt = r.T.tocsr()
     user_deg = np.diff(r.indptr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from graphrec.errors import ConfigError
 from graphrec.graphs.cointeraction import cointeraction_graph, interaction_matrix
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.topk import topk_per_row
@@ -19,7 +20,7 @@ from graphrec.graphs.topk import topk_per_row
 def item_constraint_graph(user: torch.Tensor, item: torch.Tensor, n_users: int, n_items: int,
                           k: int = 10) -> SparseGraph:
     if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+        raise ConfigError(f"graph 'item_constraint': k must be at least 1, got {k}")
     r = interaction_matrix(user, item, n_users, n_items)
     g = np.asarray(r.T @ np.asarray(r.sum(axis=1)).ravel()).ravel()  # g_i = Σ_u∈N(i) d_u = Σ_k G_ik
     co = cointeraction_graph(user, item, n_users, n_items, min_users=1)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from graphrec.errors import DataError
+from graphrec.errors import ConfigError, DataError
 from graphrec.graphs.normalize import add_self_loops, normalize
 from graphrec.graphs.sparse import SparseGraph, edge_dot
 from graphrec.graphs.topk import block_topk
@@ -30,7 +30,7 @@ from graphrec.graphs.topk import block_topk
 
 def _checked_k(k: int, n: int) -> int:
     if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+        raise ConfigError(f"kNN graph: k must be at least 1, got {k}")
     if k >= n:
         warnings.warn(f"kNN graph: k={k} ≥ {n} items; using k={n - 1}", stacklevel=3)
         k = n - 1
@@ -59,6 +59,8 @@ def _assemble(idx: torch.Tensor, val: torch.Tensor, valid: torch.Tensor, n: int,
 def knn_graph(features: torch.Tensor, k: int = 10, symmetric: bool = False, binary: bool = False,
               block_size: int | None = None, what: str = "features", include_self: bool = False,
               norm: str = "none") -> SparseGraph:
+    if k < 1:
+        raise ConfigError(f"kNN graph of {what}: k must be at least 1, got {k}")
     n = features.shape[0]
     k_others = k - 1 if include_self else k
     x = features.float()
@@ -110,11 +112,15 @@ class WeightedCosineKNN(nn.Module):
         self.weight = nn.Parameter(torch.ones(heads, dim))
         self.k = k
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Z with Z_i·Z_j = s_ij: heads' normalised weighted vectors, concatenated, scaled by 1/sqrt(m)."""
-        heads = F.normalize(self.weight.unsqueeze(1) * x.unsqueeze(0), dim=2)  # [m, N, d]
-        return heads.permute(1, 0, 2).reshape(x.shape[0], -1) / self.weight.shape[0] ** 0.5
+    def embed(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Z with Z_i·Z_j = s_ij: heads' normalised weighted vectors, concatenated, scaled by 1/sqrt(m).
+        ``weight`` replaces the learned weights (e.g. those of an earlier selection)."""
+        weight = self.weight if weight is None else weight
+        heads = F.normalize(weight.unsqueeze(1) * x.unsqueeze(0), dim=2)  # [m, N, d]
+        return heads.permute(1, 0, 2).reshape(x.shape[0], -1) / weight.shape[0] ** 0.5
 
-    def forward(self, x: torch.Tensor, block_size: int | None = None) -> SparseGraph:
+    def forward(self, x: torch.Tensor, block_size: int | None = None, weight: torch.Tensor | None = None
+                ) -> SparseGraph:
         zero = _zero_rows(x.detach(), "weighted-cosine kNN")
-        return learned_knn_graph(self.embed(x), self.k, exclude=zero if zero.any() else None, block_size=block_size)
+        return learned_knn_graph(self.embed(x, weight), self.k, exclude=zero if zero.any() else None,
+                                 block_size=block_size)

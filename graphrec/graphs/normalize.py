@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from graphrec.errors import ConfigError
 from graphrec.graphs.sparse import SparseGraph
 
 
@@ -48,7 +49,7 @@ NORMALISATIONS = {"symmetric": symmetric, "row": row, "plus_one": plus_one, "row
 
 def normalize(graph: SparseGraph, kind: str) -> SparseGraph:
     if kind not in NORMALISATIONS:
-        raise ValueError(f"unknown normalisation '{kind}' (choose from {', '.join(NORMALISATIONS)})")
+        raise ConfigError(f"graph norm: unknown normalisation '{kind}' (choose from {', '.join(NORMALISATIONS)})")
     return NORMALISATIONS[kind](graph)
 
 

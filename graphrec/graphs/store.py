@@ -8,17 +8,22 @@ Builders are registered by kind and read only the training split (and item featu
 - ``item_constraint``: UltraGCN's top-``k`` item–item constraint weights ω (eq. 12);
 - ``surfing``: random-surfing full adjacency of another graph, params ``of`` (that graph's spec as
   ``{"kind": ..., **params}``), ``K``, ``alpha``, ``top_k``.
-Built graphs are cached under ``<cache_dir>/<hash>.npz``, keyed by a hash of the builder's inputs (training
-interactions or the features it reads), its parameters and ``BUILDER_VERSION``; a cache file is written atomically and reused
-only when every input is identical.
+Each builder declares the inputs its cache key covers (``train``: the training interactions and counts;
+``feature``: the modality it reads; ``base``: the key of the graph it transforms) and the parameters it takes
+(its function's keyword arguments, type-checked against their defaults, plus the store-level ``modality`` /
+``of``). Built graphs are cached under ``<cache_dir>/<key>.npz``, the key a hash of ``BUILDER_VERSION``, the
+kind, its parameters and its declared inputs. A cache file carries its key and a checksum and is checked on
+load (key, checksum, dtypes, shape, CSR structure, index ranges, finite values); a file that fails any check
+is rebuilt and rewritten with a one-line warning. A cache folder that cannot be written turns caching off,
+with a warning, instead of failing the run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
-import os
-import tempfile
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from graphrec.errors import ConfigError, DataError
+from graphrec.atomic import atomic_write
+from graphrec.errors import ConfigError, DataError, GraphrecError
 from graphrec.graphs.bipartite import bipartite_graph
 from graphrec.graphs.cointeraction import cointeraction_graph
 from graphrec.graphs.constraint import item_constraint_graph
@@ -37,7 +43,9 @@ from graphrec.graphs.surfing import surfing_graph
 
 
 # part of every cache key: bump when a builder's output changes for the same inputs, so old caches are not used
-BUILDER_VERSION = 2  # 2: row-normalised graphs of symmetric ones are no longer flagged symmetric
+BUILDER_VERSION = 3  # 2: row-normalised graphs of symmetric ones are no longer flagged symmetric; 3: key + checksum
+
+log = logging.getLogger("graphrec")
 
 
 @dataclass(frozen=True)
@@ -73,19 +81,62 @@ def _base_spec(of) -> GraphSpec:
         return of
     if isinstance(of, str):
         return GraphSpec(of, {})
+    if not isinstance(of, dict) or "kind" not in of:
+        raise ConfigError(f"graph 'surfing': 'of' must name the base graph's kind, got {of!r}")
     params = dict(of)
     return GraphSpec(params.pop("kind"), params)
 
 
-BuildFn = Callable[["GraphStore", TrainingGraphInput, dict], SparseGraph]
-BUILDERS: dict[str, BuildFn] = {
-    "bipartite": lambda store, d, p: bipartite_graph(d.user, d.item, d.n_users, d.n_items, **p),
-    "cointeraction": lambda store, d, p: cointeraction_graph(d.user, d.item, d.n_users, d.n_items, **p),
-    "item_constraint": lambda store, d, p: item_constraint_graph(d.user, d.item, d.n_users, d.n_items, **p),
-    "knn": lambda store, d, p: knn_graph(_feature(d, p["modality"]), **{k: v for k, v in p.items() if k != "modality"},
-                                         what=f"feature '{p['modality']}'"),
-    "surfing": lambda store, d, p: surfing_graph(store.get(_base_spec(p["of"])),
-                                                 **{k: v for k, v in p.items() if k != "of"}),
+# arguments a builder function receives from the store rather than from the spec's parameters
+_DATA_ARGS = {"user", "item", "n_users", "n_items", "features", "graph", "what"}
+
+
+@dataclass(frozen=True)
+class Builder:
+    """A graph function, the inputs its cache key covers, and the store-level parameters it requires."""
+
+    fn: Callable[..., SparseGraph]
+    inputs: tuple[str, ...]  # "train" | "feature" | "base"
+    required: tuple[str, ...] = ()
+
+    def parameters(self) -> dict[str, inspect.Parameter]:
+        return {n: p for n, p in inspect.signature(self.fn).parameters.items() if n not in _DATA_ARGS}
+
+    def check(self, kind: str, params: dict) -> None:
+        """Unknown, missing and mistyped parameters are ConfigErrors naming ``graph.<param>``."""
+        own = self.parameters()
+        for name in self.required:
+            if name not in params:
+                raise ConfigError(f"graph '{kind}': missing parameter graph.{name}")
+        for name, value in params.items():
+            if name in self.required:
+                continue
+            if name not in own:
+                raise ConfigError(f"graph '{kind}': unknown parameter graph.{name} "
+                                  f"(parameters: {', '.join([*self.required, *own])})")
+            default = own[name].default
+            if default is None or default is inspect.Parameter.empty:
+                continue
+            expected = (int, float) if type(default) is float else type(default)
+            if isinstance(value, bool) and type(default) is not bool or not isinstance(value, expected):
+                raise ConfigError(f"graph '{kind}': graph.{name} must be {type(default).__name__}, got {value!r}")
+
+    def __call__(self, store: GraphStore, params: dict) -> SparseGraph:
+        d, params = store.data, dict(params)
+        if "base" in self.inputs:
+            return self.fn(store.get(_base_spec(params.pop("of"))), **params)
+        if "feature" in self.inputs:
+            modality = params.pop("modality")
+            return self.fn(_feature(d, modality), **params, what=f"feature '{modality}'")
+        return self.fn(d.user, d.item, d.n_users, d.n_items, **params)
+
+
+BUILDERS: dict[str, Builder] = {
+    "bipartite": Builder(bipartite_graph, ("train",)),
+    "cointeraction": Builder(cointeraction_graph, ("train",)),
+    "item_constraint": Builder(item_constraint_graph, ("train",)),
+    "knn": Builder(knn_graph, ("feature",), required=("modality",)),
+    "surfing": Builder(surfing_graph, ("base",), required=("of",)),
 }
 
 
@@ -112,45 +163,55 @@ class GraphStore:
         self._input_hashes: dict[str, str] = {}
 
     # ------------------------------------------------------------------ keys
-    def _inputs_hash(self, spec: GraphSpec) -> str:
-        if spec.kind == "knn":
-            name = f"feat:{spec.params.get('modality')}"
-            if name not in self._input_hashes:
-                self._input_hashes[name] = _hash_tensors(_feature(self.data, spec.params["modality"]))
-            return self._input_hashes[name]
-        if spec.kind == "surfing":
-            return self._inputs_hash(_base_spec(spec.params["of"]))
-        if "train" not in self._input_hashes:
+    def _input_hash(self, name: str, spec: GraphSpec) -> str:
+        """The hash of one declared input of ``spec``."""
+        if name == "base":
+            return self.cache_key(_base_spec(spec.params["of"]))
+        memo = f"feat:{spec.params['modality']}" if name == "feature" else "train"
+        if memo not in self._input_hashes:
             d = self.data
-            self._input_hashes["train"] = _hash_tensors(d.user, d.item, torch.tensor([d.n_users, d.n_items]))
-        return self._input_hashes["train"]
+            self._input_hashes[memo] = (_hash_tensors(_feature(d, spec.params["modality"])) if name == "feature"
+                                        else _hash_tensors(d.user, d.item, torch.tensor([d.n_users, d.n_items])))
+        return self._input_hashes[memo]
 
     def cache_key(self, spec: GraphSpec) -> str:
-        text = f"v{BUILDER_VERSION}|{spec.key()}|{self._inputs_hash(spec)}"
+        builder = self._builder(spec)
+        inputs = "|".join(f"{name}:{self._input_hash(name, spec)}" for name in builder.inputs)
+        text = f"v{BUILDER_VERSION}|{spec.key()}|{inputs}"
         return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def _builder(self, spec: GraphSpec) -> Builder:
+        if spec.kind not in BUILDERS:
+            raise ConfigError(f"graph kind '{spec.kind}' is unknown (choose from {', '.join(BUILDERS)})")
+        builder = BUILDERS[spec.kind]
+        builder.check(spec.kind, spec.params)
+        return builder
 
     # ------------------------------------------------------------------ building
     def get(self, spec: GraphSpec) -> SparseGraph:
         """The graph for ``spec`` (memory, then disk cache, then built), on CPU."""
-        if spec.kind not in BUILDERS:
-            raise ConfigError(f"graph kind '{spec.kind}' is unknown (choose from {', '.join(BUILDERS)})")
+        builder = self._builder(spec)
         key = self.cache_key(spec)
         if key in self._memory:
             return self._memory[key]
         path = self.cache_dir / f"{key}.npz" if self.cache_dir is not None else None
-        graph = _load(path) if path is not None and path.is_file() else None
+        graph = _load(path, key) if path is not None and path.is_file() else None
         self.cache_hits[spec.key()] = graph is not None
         if graph is None:
             start = time.perf_counter()
-            try:
-                graph = BUILDERS[spec.kind](self, self.data, dict(spec.params))
-            except TypeError as exc:
-                raise ConfigError(f"graph '{spec.kind}': bad parameter ({exc})") from None
+            graph = builder(self, spec.params)
             self.build_seconds[spec.key()] = time.perf_counter() - start
             if path is not None:
-                _save(graph, path)
+                self._save(graph, path, key)
         self._memory[key] = graph
         return graph
+
+    def _save(self, graph: SparseGraph, path: Path, key: str) -> None:
+        try:
+            _save(graph, path, key)
+        except GraphrecError as exc:  # a read-only data root: train on, uncached
+            log.warning(f"graph cache off: {exc}")
+            self.cache_dir = None
 
     def build(self, specs: dict[str, GraphSpec], device: torch.device | str = "cpu") -> dict[str, SparseGraph]:
         return {name: self.get(spec).to(device) for name, spec in specs.items()}
@@ -160,29 +221,69 @@ class GraphStore:
         return float(sum(self.build_seconds.values()))
 
 
-def _save(graph: SparseGraph, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, crow=graph.crow.cpu().numpy(), col=graph.col.cpu().numpy(),
-                     values=graph.values.detach().cpu().numpy(), shape=np.array(graph.shape, dtype=np.int64),
-                     symmetric=np.array(graph.symmetric))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _arrays(graph: SparseGraph) -> dict[str, np.ndarray]:
+    return {"crow": graph.crow.cpu().numpy(), "col": graph.col.cpu().numpy(),
+            "values": graph.values.detach().cpu().numpy(), "shape": np.array(graph.shape, dtype=np.int64),
+            "symmetric": np.array(graph.symmetric)}
 
 
-def _load(path: Path) -> SparseGraph | None:
-    """A cached graph, or None when the file is unreadable (it is then rebuilt and rewritten)."""
+def _checksum(arrays: dict[str, np.ndarray], key: str) -> str:
+    content = _hash_tensors(*(torch.from_numpy(np.ascontiguousarray(arrays[n])) for n in _GRAPH_ARRAYS))
+    return hashlib.sha256(f"{key}|{content}".encode()).hexdigest()
+
+
+_GRAPH_ARRAYS = ("crow", "col", "values", "shape", "symmetric")
+
+
+def _save(graph: SparseGraph, path: Path, key: str) -> None:
+    arrays = _arrays(graph)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays, key=np.array(key), checksum=np.array(_checksum(arrays, key)))
+
+    atomic_write(path, write)
+
+
+def _structure_problem(z: dict[str, np.ndarray]) -> str | None:
+    """Why the arrays are not a well-formed CSR graph (None when they are)."""
+    crow, col, values, shape = z["crow"], z["col"], z["values"], z["shape"]
+    if crow.dtype != np.int64 or col.dtype != np.int64 or shape.dtype != np.int64:
+        return f"index dtypes {crow.dtype}/{col.dtype}/{shape.dtype}, expected int64"
+    if values.dtype.kind != "f" or z["symmetric"].dtype != np.bool_:
+        return f"value dtype {values.dtype}, expected floating point"
+    if crow.ndim != 1 or col.ndim != 1 or values.ndim != 1 or shape.shape != (2,) or z["symmetric"].ndim:
+        return "array shapes"
+    n_rows, n_cols = (int(s) for s in shape)
+    if n_rows < 0 or n_cols < 0 or crow.size != n_rows + 1 or col.size != values.size:
+        return f"shape {n_rows}x{n_cols} with {crow.size} row pointers, {col.size} columns, {values.size} values"
+    if crow[0] != 0 or crow[-1] != col.size or (np.diff(crow) < 0).any():
+        return "row pointers are not a non-decreasing 0..nnz sequence"
+    if col.size and (col.min() < 0 or col.max() >= n_cols):
+        return f"column ids outside 0..{n_cols - 1}"
+    if not np.isfinite(values).all():
+        return "non-finite edge values"
+    return None
+
+
+def _load(path: Path, key: str) -> SparseGraph | None:
+    """A verified cached graph, or None (with a warning) when the file fails any check: it is then rebuilt."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return SparseGraph(torch.from_numpy(z["crow"]), torch.from_numpy(z["col"]), torch.from_numpy(z["values"]),
-                               tuple(int(s) for s in z["shape"]), bool(z["symmetric"]))
-    except Exception:
+        with np.load(path, allow_pickle=False) as npz:
+            z = {name: npz[name] for name in (*_GRAPH_ARRAYS, "key", "checksum")}
+        if str(z["key"]) != key:
+            problem = f"written for key {str(z['key'])[:24]}"
+        elif str(z["checksum"]) != _checksum(z, key):
+            problem = "checksum mismatch"
+        else:
+            problem = _structure_problem(z)
+    except Exception as exc:  # not an archive, a missing member, a pickled payload ...
+        problem = f"unreadable ({type(exc).__name__})"
+    if problem is not None:
+        log.warning(f"graph cache {path}: {problem}; rebuilding it")
         return None
+    return SparseGraph(*(torch.from_numpy(z[n]) for n in ("crow", "col", "values")),
+                       tuple(int(s) for s in z["shape"]), bool(z["symmetric"]))
 
 
 def degree_stats(graph: SparseGraph) -> dict[str, float]:

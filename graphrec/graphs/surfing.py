@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import torch
 from tqdm import tqdm
 
+from graphrec.errors import ConfigError
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.topk import topk_csr_rows
 
@@ -33,7 +34,7 @@ def surfing_graph(graph: SparseGraph, K: int = 3, alpha: float = 0.98, top_k: in
     if graph.shape[0] != graph.shape[1]:
         raise ValueError("random surfing needs a square graph")
     if K < 1 or not 0.0 <= alpha <= 1.0 or top_k < 1:
-        raise ValueError(f"surfing needs K ≥ 1, 0 ≤ α ≤ 1, top_k ≥ 1 (got K={K}, α={alpha}, top_k={top_k})")
+        raise ConfigError(f"graph 'surfing': needs K ≥ 1, 0 ≤ α ≤ 1, top_k ≥ 1 (got K={K}, α={alpha}, top_k={top_k})")
     n = graph.shape[0]
     adj = sp.csr_matrix((graph.values.detach().abs().cpu().numpy().astype(np.float64),
                          graph.col.cpu().numpy(), graph.crow.cpu().numpy()), shape=graph.shape)
