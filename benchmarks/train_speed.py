@@ -25,7 +25,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from graphrec.cli import conf_dir
-from graphrec.data.dataset import data_root
+from graphrec.data.storage import data_root
 from graphrec.data.sampler import InteractionIndex, NegativeSampler, TrainingBatches
 from graphrec.experiment import Experiment, build_experiment
 from graphrec.training.trainer import Trainer, TrainerConfig

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from graphrec.data.cli import prepare
-from graphrec.data.dataset import load_dataset
+from graphrec.data.storage import load_dataset
 from tests.conftest import shared_dataset
 
 

@@ -8,7 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from graphrec.data.dataset import data_root, list_datasets, read_meta, save_dataset, validate
+from graphrec.data.dataset import validate
+from graphrec.data.storage import (data_root, dataset_dir, dataset_lock, list_datasets, read_meta,
+                                   remove_stale_temporaries, write_dataset_locked)
 from graphrec.data.formats import FORMATS
 from graphrec.data.text_features import ENCODERS
 from graphrec.errors import DataError
@@ -43,15 +45,17 @@ def prepare(fmt: str, source: str | Path, name: str, root: str | Path | None = N
     source = Path(source).expanduser()
     if not source.exists():
         raise DataError(f"{source}: source path does not exist")
-    if (data_root(root) / name).exists() and not overwrite:
+    if dataset_dir(name, root, "--name").exists() and not overwrite:
         raise DataError(f"dataset '{name}' already exists in {data_root(root)} (pass --overwrite to replace it)")
     for modality, path in (features or {}).items():
         if not Path(path).is_file():
             raise DataError(f"{path}: feature file for '{modality}' not found")
-    options = {"text_encoder": text_encoder} if text_encoder is not None else {}
-    ds = FORMATS[fmt](source, name, features, **options)
-    ds = validate(ds, str(source))
-    return save_dataset(ds, root, overwrite=overwrite)
+    with dataset_lock(name, root):
+        remove_stale_temporaries(root)
+        options = {"text_encoder": text_encoder} if text_encoder is not None else {}
+        ds = FORMATS[fmt](source, name, features, **options)
+        ds = validate(ds, str(source))
+        return write_dataset_locked(ds, root, overwrite=overwrite)
 
 
 def data_main(argv: list[str]) -> None:

@@ -1,17 +1,13 @@
 """The canonical dataset: integer ids, interactions, optional timestamps, features, impressions and side info.
 
-On disk a prepared dataset is one folder holding ``meta.json`` plus one ``.npy`` per array (loaded with
-``allow_pickle=False``). Array names are flat keys: ``user``, ``item``, ``timestamp``, ``rating``, ``split``,
+On disk (``graphrec.data.storage``) a prepared dataset is one folder holding ``meta.json`` plus one ``.npy`` per
+array (loaded with ``allow_pickle=False``). Array names are flat keys: ``user``, ``item``, ``timestamp``, ``rating``, ``split``,
 ``feat.<modality>``, ``impression.<user|item|timestamp|click>``, ``tag.<item|tag>``, ``category.<name>``,
 ``raw.<user_id|item_id>`` and ``extra.<name>``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,10 +101,11 @@ def validate(ds: Dataset, where: str) -> Dataset:
         value = getattr(ds, key)
         if value is not None and value.shape != (n,):
             raise DataError(f"{where}: '{key}' has {value.shape[0]} rows, expected {n} (one per interaction)")
+    if ds.n_users * ds.n_items >= 2 ** 62:
+        raise DataError(f"{where}: {ds.n_users} users × {ds.n_items} items overflow the (user, item) keys; "
+                        f"ids must be 0..n-1 without large gaps")
     if ds.split is not None:
-        ds.split = ds.split.astype(np.int8)
-        if ds.split.min() < 0 or ds.split.max() > 2:
-            raise DataError(f"{where}: split labels must be 0 (train), 1 (valid) or 2 (test)")
+        ds.split = _as_split_labels(ds.split, where)
     if ds.rating is not None:
         ds.rating = ds.rating.astype(np.float32)
     for name, feat in list(ds.features.items()):
@@ -126,6 +123,18 @@ def validate(ds: Dataset, where: str) -> Dataset:
     return _canonical_order(_deduplicate(ds, where))
 
 
+def _as_split_labels(labels: np.ndarray, where: str) -> np.ndarray:
+    labels = np.asarray(labels)
+    if not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)):
+        raise DataError(f"{where}: split labels must be integers, got dtype {labels.dtype}")
+    bad = ~np.isin(labels, (0, 1, 2))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{where}: split label {labels[first]!r} at interaction {first} is not 0 (train), "
+                        f"1 (valid) or 2 (test)")
+    return labels.astype(np.int8)
+
+
 def check_features(feat: np.ndarray, n_items: int, what: str) -> np.ndarray:
     """A float32 ``[n_items, d]`` matrix with finite values, or a DataError naming ``what``."""
     feat = np.asarray(feat)
@@ -133,8 +142,12 @@ def check_features(feat: np.ndarray, n_items: int, what: str) -> np.ndarray:
         raise DataError(f"{what}: expected a 2-D matrix [items, dim], got shape {feat.shape}")
     if feat.shape[0] != n_items:
         raise DataError(f"{what}: {feat.shape[0]} rows but the dataset has {n_items} items")
-    if not np.issubdtype(feat.dtype, np.number):
-        raise DataError(f"{what}: dtype {feat.dtype} is not numeric")
+    if not (np.issubdtype(feat.dtype, np.integer) or np.issubdtype(feat.dtype, np.floating)
+            or feat.dtype == np.bool_):
+        kind = "complex values are not accepted" if np.iscomplexobj(feat) else "not real-valued numbers"
+        raise DataError(f"{what}: dtype {feat.dtype}: {kind}")
+    if feat.shape[1] == 0:
+        raise DataError(f"{what}: has no columns (shape {feat.shape})")
     feat = feat.astype(np.float32)
     bad = ~np.isfinite(feat).all(axis=1)
     if bad.any():
@@ -146,10 +159,12 @@ def check_features(feat: np.ndarray, n_items: int, what: str) -> np.ndarray:
 def _as_ids(values: np.ndarray, n: int, what: str) -> np.ndarray:
     values = np.asarray(values)
     if values.size and not np.issubdtype(values.dtype, np.integer):
-        if np.issubdtype(values.dtype, np.floating) and np.all(np.mod(values, 1) == 0):
-            values = values.astype(np.int64)
-        else:
+        if not np.issubdtype(values.dtype, np.floating):
             raise DataError(f"{what}: ids must be integers, got dtype {values.dtype}")
+        bad = ~(np.isfinite(values) & (np.mod(values, 1) == 0) & (np.abs(values) < 2 ** 53))
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{what}: id {values[first]!r} at row {first} is not an integer")
     values = values.astype(np.int64)
     if values.size:
         if values.min() < 0:
@@ -188,130 +203,3 @@ def _take_interactions(ds: Dataset, index: np.ndarray) -> None:
         value = getattr(ds, attr)
         if value is not None:
             setattr(ds, attr, value[index])
-
-
-# ---------------------------------------------------------------------------------------------------------
-# storage
-
-
-def data_root(root: str | Path | None = None) -> Path:
-    """The data root: ``root``, else ``$GRAPHREC_DATA``, else ``~/.cache/graphrec``."""
-    import os
-
-    if root is None:
-        root = os.environ.get("GRAPHREC_DATA") or Path.home() / ".cache" / "graphrec"
-    return Path(root).expanduser()
-
-
-def save_dataset(ds: Dataset, root: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Write ``ds`` atomically to ``<root>/<name>/`` (temp folder + rename). Returns the folder."""
-    root = data_root(root)
-    root.mkdir(parents=True, exist_ok=True)
-    target = root / ds.name
-    if target.exists() and not overwrite:
-        raise DataError(f"dataset '{ds.name}' already exists in {root} (pass --overwrite to replace it)")
-    tmp = root / f".tmp-{ds.name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        checksums = {}
-        for key, value in ds.arrays().items():
-            path = tmp / f"{key}.npy"
-            np.save(path, np.ascontiguousarray(value), allow_pickle=False)
-            checksums[key] = _sha256(path)
-        meta = ds.meta()
-        meta["arrays"] = {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in ds.arrays().items()}
-        meta["checksums"] = checksums
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-        if target.exists():
-            trash = root / f".trash-{ds.name}-{uuid.uuid4().hex[:8]}"
-            target.rename(trash)
-            tmp.rename(target)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
-
-
-def read_meta(name: str, root: str | Path | None = None) -> dict:
-    folder = data_root(root) / name
-    meta_path = folder / "meta.json"
-    if not meta_path.is_file():
-        raise DataError(
-            f"dataset '{name}' not found in {data_root(root)} (prepare it with `graphrec data prepare`, "
-            f"see `graphrec data list`)")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{meta_path}: malformed JSON ({exc.msg})") from None
-    if meta.get("schema_version") != SCHEMA_VERSION:
-        raise DataError(f"{meta_path}: schema version {meta.get('schema_version')} is not {SCHEMA_VERSION}; "
-                        f"prepare the dataset again")
-    return meta
-
-
-def load_dataset(name: str, root: str | Path | None = None) -> Dataset:
-    """Load a prepared dataset by name from the data root."""
-    meta = read_meta(name, root)
-    folder = data_root(root) / name
-    arrays = {}
-    for key, spec in meta["arrays"].items():
-        path = folder / f"{key}.npy"
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise DataError(f"{path}: missing (dataset '{name}' is incomplete; prepare it again)") from None
-        except ValueError as exc:
-            raise DataError(f"{path}: unreadable array ({exc})") from None
-        if list(arr.shape) != spec["shape"]:
-            raise DataError(f"{path}: shape {list(arr.shape)} differs from meta.json {spec['shape']}")
-        arrays[key] = arr
-    ds = Dataset(name=meta["name"], n_users=meta["n_users"], n_items=meta["n_items"],
-                 user=arrays.pop("user"), item=arrays.pop("item"), source=meta.get("source", {}))
-    for key in ("timestamp", "rating", "split"):
-        setattr(ds, key, arrays.pop(key, None))
-    groups = {"feat": ds.features, "impression": ds.impressions, "tag": ds.tags, "category": ds.categories,
-              "raw": ds.raw, "extra": ds.extras}
-    for key, value in arrays.items():
-        group, _, sub = key.partition(".")
-        groups[group][sub] = value
-    ds.source = dict(meta.get("source", {}), checksums=meta.get("checksums", {}))
-    return ds
-
-
-def list_datasets(root: str | Path | None = None) -> list[dict]:
-    root = data_root(root)
-    if not root.is_dir():
-        return []
-    out = []
-    for folder in sorted(root.iterdir()):
-        if folder.is_dir() and not folder.name.startswith(".") and (folder / "meta.json").is_file():
-            try:
-                out.append(read_meta(folder.name, root))
-            except DataError:
-                continue
-    return out
-
-
-def fingerprint(ds: Dataset) -> str:
-    """A hash of the interaction and feature arrays (for cache keys)."""
-    h = hashlib.sha256()
-    for key in sorted(ds.arrays()):
-        if key.startswith(("raw.", "extra.")):
-            continue
-        arr = np.ascontiguousarray(ds.arrays()[key])
-        h.update(key.encode())
-        h.update(str(arr.dtype).encode())
-        h.update(str(arr.shape).encode())
-        h.update(arr.tobytes())
-    return h.hexdigest()[:16]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -49,6 +49,28 @@ class NegativeSampler:
             neg[flat, bad[flat]] = pick
         return neg
 
+    def sample_distinct(self, users: torch.Tensor, n: int, generator: torch.Generator | None = None,
+                        max_block_elements: int = 16_000_000) -> torch.Tensor:
+        """``[len(users), n]`` distinct items per row, none a positive of its user, uniformly without
+        replacement: the ``n`` smallest of i.i.d. uniform keys over the user's non-interacted items (rows in
+        blocks of at most ``max_block_elements`` keys)."""
+        users = users.long()
+        n_items = self.index.n_items
+        free = n_items - self.index.degree[users]
+        if users.numel() and int(free.min()) < n:
+            row = int(torch.argmin(free))
+            raise DataError(f"eval.n_negatives: user {int(users[row])} has only {int(free[row])} items it never "
+                            f"interacted with; {n} distinct negatives are needed")
+        out = torch.empty(users.numel(), n, dtype=torch.long)
+        block = max(1, max_block_elements // max(n_items, 1))
+        for lo in range(0, users.numel(), block):
+            ub = users[lo:lo + block]
+            keys = torch.rand(ub.numel(), n_items, generator=generator)
+            rows, cols = self.index.gather(ub)
+            keys[rows, cols] = 2.0  # interacted items sort after every free one
+            out[lo:lo + block] = keys.topk(n, dim=1, largest=False).indices
+        return out
+
 
 class TrainingBatches:
     """One epoch of shuffled training batches with fresh negatives.

@@ -108,16 +108,38 @@ def read_table(path: Path, sep: str, n_cols: int | None = None, encoding: str = 
 
 
 def numeric_column(rows: list[list[str]], col: int, path: Path, dtype=np.int64, first_line: int = 1) -> np.ndarray:
-    values = [r[col] for r in rows]
+    """Column ``col`` as finite numbers; integer dtypes take integers only (``3`` or ``3.0``, never ``12.7``).
+
+    Any other field is a DataError naming the file, the line and the value."""
+    values = [r[col].strip() for r in rows]
+
+    def fail(mask: np.ndarray, what: str) -> None:
+        i = int(np.flatnonzero(mask)[0])
+        raise DataError(f"{path}: line {i + first_line}: '{values[i]}' is not {what}")
+
+    floats = np.empty(len(values), dtype=np.float64)
+    parsed = np.ones(len(values), dtype=bool)
     try:
-        return np.array(values, dtype=np.float64).astype(dtype) if dtype != np.float64 else np.array(values, dtype=np.float64)
-    except ValueError:
+        floats[:] = np.array(values, dtype=np.float64)
+    except (ValueError, OverflowError):
         for i, v in enumerate(values):
             try:
-                float(v)
-            except ValueError:
-                raise DataError(f"{path}: line {i + first_line}: '{v}' is not a number") from None
-        raise
+                floats[i] = float(v)
+            except (ValueError, OverflowError):
+                parsed[i] = False
+        fail(~parsed, "a number")
+    if not np.isfinite(floats).all():
+        fail(~np.isfinite(floats), "a finite number")
+    if not np.issubdtype(dtype, np.integer):
+        return floats.astype(dtype)
+    try:
+        return np.array(values, dtype=np.int64).astype(dtype)
+    except (ValueError, OverflowError):  # '3.0', '1e3' or a fraction
+        if (floats != np.round(floats)).any():
+            fail(floats != np.round(floats), "an integer")
+        if (np.abs(floats) >= 2 ** 53).any():
+            fail(np.abs(floats) >= 2 ** 53, "an integer below 2^53")
+        return floats.astype(dtype)
 
 
 def modality_features(source: Path, names: dict[str, tuple[str, ...]], extra: dict[str, str] | None) -> dict[str, np.ndarray]:

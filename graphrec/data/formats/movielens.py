@@ -7,10 +7,14 @@ timestamps, titles (``extra.title``), genres as a multi-hot matrix (``extra.genr
 ``extra.genre_names``) and, for ml-latest, free-text tags (``tag.item``/``tag.tag`` with ``extra.tag_names``).
 
 Two item modalities are derived from that metadata (A²BM²GL builds its MovieLens features from movie
-metadata): ``genre``, the multi-hot genre vector, and ``textual``, an embedding of "title. genres. tags" by
+metadata): ``genre``, the multi-hot genre vector, and ``textual``, an embedding of "title. genres" by
 ``graphrec.data.text_features`` (all-MiniLM-L6-v2 when the optional ``text`` extra is installed, else
 TF-IDF + truncated SVD to 64 dimensions; ``text_encoder`` chooses, and ``source.text_encoder`` in
 ``meta.json`` records which was used).
+
+ml-latest's free-text tags are kept as side info but stay out of ``textual``: users attach them while rating, so
+tags of held-out interactions would leak into the features of every split. A tag-based modality has to be
+derived from the training split at training time.
 """
 
 from __future__ import annotations
@@ -79,8 +83,7 @@ def _ratings_and_movies(source: Path):
         idx = [head.index(c) if c in head else None for c in ("userId", "movieId", "rating", "timestamp")]
         if None in idx:
             raise DataError(f"{path}: expected columns userId, movieId, rating, timestamp (found {head})")
-        cols = [numeric_column(rows, c, path, first_line=2) for c in idx]
-        cols[2] = numeric_column(rows, idx[2], path, np.float64, 2)
+        cols = [numeric_column(rows, c, path, np.float64 if c == idx[2] else np.int64, 2) for c in idx]
         mhead, movies = _read_csv(source / "movies.csv")
         ids = numeric_column(movies, mhead.index("movieId"), source / "movies.csv", first_line=2)
         genres = [[] if m[mhead.index("genres")] == "(no genres listed)" else m[mhead.index("genres")].split("|")
@@ -90,12 +93,9 @@ def _ratings_and_movies(source: Path):
     raise DataError(f"{source}: no MovieLens ratings file (u.data, ratings.dat or ratings.csv)")
 
 
-def _item_texts(titles: np.ndarray, genre_lists: list[list[str]], tag_group: dict, tag_names) -> list[str]:
-    tags: list[list[str]] = [[] for _ in titles]
-    for item, tag in zip(tag_group.get("item", []), tag_group.get("tag", [])):
-        tags[int(item)].append(str(tag_names[int(tag)]))
-    return [". ".join(part for part in (str(t), " ".join(g), " ".join(tg)) if part)
-            for t, g, tg in zip(titles, genre_lists, tags)]
+def _item_texts(titles: np.ndarray, genre_lists: list[list[str]]) -> list[str]:
+    """ "title. genres" per item (no tags: see the module docstring)."""
+    return [". ".join(part for part in (str(t), " ".join(g)) if part) for t, g in zip(titles, genre_lists)]
 
 
 def load(source: Path, name: str, features: dict[str, str] | None = None, text_encoder: str = "auto") -> Dataset:
@@ -120,7 +120,7 @@ def load(source: Path, name: str, features: dict[str, str] | None = None, text_e
         known = np.isin(t_items, item_ids)
         tag_group = {"item": np.searchsorted(item_ids, t_items[known]), "tag": t_ids[known].astype(np.int64)}
         extras["tag_names"] = names
-    texts = _item_texts(extras["title"], genre_lists, tag_group, extras.get("tag_names"))
+    texts = _item_texts(extras["title"], genre_lists)
     textual, encoder = encode_texts(texts, text_encoder)
     return Dataset(name=name, n_users=int(user_ids.size), n_items=int(item_ids.size), user=user.astype(np.int64),
                    item=item.astype(np.int64), rating=rating.astype(np.float32), timestamp=timestamp,
