@@ -56,29 +56,74 @@ def _one_line(exc: Exception) -> str:
     return " ".join(lines[:2]) if lines else type(exc).__name__
 
 
-def _check_overrides(argv: list[str]) -> None:
-    """Compose the config of the first job before Hydra runs, so a bad override is one clear line."""
-    from hydra import compose, initialize_config_dir
+def _quoted(value: str) -> str:
+    """A Hydra override value that stays one string whatever it holds ('=', ',', quotes)."""
+    return "'" + value.replace("'", "\\'") + "'"
+
+
+def _quote_resume(argv: list[str]) -> list[str]:
+    """``trainer.resume=<path>`` with the path quoted, so a multirun job dir (``0-model=mf,seed=0``) is one value."""
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if key.lstrip("+") == "trainer.resume" and sep and value not in ("true", "false", "True", "False") \
+                and not (len(value) > 1 and value[0] == value[-1] and value[0] in "'\""):
+            value = _quoted(value)
+        out.append(f"{key}{sep}{value}")
+    return out
+
+
+def _job_overrides(argv: list[str]) -> list[list[str]]:
+    """Override lists to check before Hydra runs: the first job of a sweep, then each other value of each
+    swept key (with the rest at their first value), at most 64 in all."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     try:
         parsed = OverridesParser.create().parse_overrides([a for a in argv if not a.startswith("-")])
     except Exception as exc:
         _fail(f"cannot parse overrides: {_one_line(exc)}")
-    first = []
+    choices: list[list[str]] = []
     for o in parsed:
         if o.is_hydra_override():
             continue
         if o.is_sweep_override():
             prefix = o.input_line.split(o.key_or_group, 1)[0]  # keeps '+' / '~'
-            first.append(f"{prefix}{o.key_or_group}={next(iter(o.sweep_string_iterator()))}")
+            choices.append([f"{prefix}{o.key_or_group}={v}" for v in o.sweep_string_iterator()])
         else:
-            first.append(o.input_line)
-    try:
-        with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-            compose("config", overrides=first)
-    except Exception as exc:
-        _fail(_one_line(exc))
+            choices.append([o.input_line])
+    first = [c[0] for c in choices]
+    jobs = [first] + [first[:i] + [v] + first[i + 1:] for i, c in enumerate(choices) for v in c[1:]]
+    return jobs[:64]
+
+
+def _check_overrides(argv: list[str]) -> list[str]:
+    """Compose and check the configs of the jobs before Hydra runs, so a bad override or value is one clear
+    line and no run dir is made. Returns extra overrides: a single run resumed in place gets its old run dir."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from graphrec.checks import check_run_config
+    from graphrec.training.run import find_resumable, resume_target
+
+    configs = []
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        for overrides in _job_overrides(argv):
+            try:
+                cfg = compose("config", overrides=overrides)
+            except Exception as exc:
+                _fail(_one_line(exc))
+            check_run_config(cfg)
+            configs.append(cfg)
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    resume = configs[0].trainer.get("resume", False)
+    if multirun or not resume or any(a.startswith("hydra.run.dir=") for a in argv):
+        return []
+    config = OmegaConf.to_container(configs[0], resolve=True)
+    if isinstance(resume, str):
+        target = resume_target(resume, None, config)
+    else:
+        target = find_resumable(None, config, [Path.cwd() / "outputs", Path.cwd() / "multirun"])
+    return [] if target is None else [f"hydra.run.dir={_quoted(str(target))}"]
 
 
 def _train(argv: list[str]) -> None:
@@ -108,7 +153,9 @@ def _train(argv: list[str]) -> None:
         print(f"run dir: {run_dir}")
         return results["valid"].get(cfg.eval.valid_metric) if results["valid"] else None
 
-    _check_overrides(argv)
+    argv = _quote_resume(argv)
+    if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c") for a in argv):
+        argv = argv + _check_overrides(argv)
     sys.argv = [f"{sys.argv[0]} train"] + argv
     task()
 
@@ -133,12 +180,13 @@ def _kv_args(argv: list[str], allowed: set[str], required: set[str]) -> dict:
 
 
 def _evaluate(argv: list[str]) -> None:
+    from graphrec.evaluation.metrics import metric_values
     from graphrec.inference import evaluate_checkpoint
 
     args = _kv_args(argv, {"checkpoint", "device"}, {"checkpoint"})
     results = evaluate_checkpoint(args["checkpoint"], args.get("device"))
     for part, metrics in results.items():
-        shown = {k: round(v, 6) for k, v in metrics.items() if "@" in k or k == "auc"}
+        shown = metric_values(metrics)
         print(f"{part}: " + "  ".join(f"{k} {v:.4f}" for k, v in shown.items()) +
               f"  (users {metrics['n_users']}, skipped {metrics['n_users_skipped']})")
 
@@ -150,11 +198,14 @@ def _recommend(argv: list[str]) -> None:
     users = args["users"] if isinstance(args["users"], list) else [args["users"]]
     if not all(isinstance(u, int) for u in users):
         _fail("users: expected a list of integer user ids, e.g. users=[0,5]")
+    k = args.get("k", 10)
+    if not isinstance(k, int) or isinstance(k, bool):
+        _fail(f"k: expected a positive integer, got '{k}'")
     fmt = args.get("format", "text")
     if fmt not in ("text", "json"):
         _fail(f"format: expected 'text' or 'json', got '{fmt}'")
     exp = load_run(args["checkpoint"], args.get("device"))
-    recs = recommend(exp, users, int(args.get("k", 10)), args.get("exclude", "train"))
+    recs = recommend(exp, users, k, args.get("exclude", "train"))
     if fmt == "json":
         print(json.dumps(recs))
     else:
@@ -200,13 +251,33 @@ def _viz(argv: list[str]) -> None:
         loggers.finish()
 
 
+# verbs whose own --help is this text (train's is Hydra's; data's is argparse's)
+VERB_USAGE = {
+    "evaluate": "usage: graphrec evaluate checkpoint=<run dir or .pt> [device=cpu|cuda]\n"
+                "re-evaluates a saved run on its dataset, split and graphs (the dataset must be the one it "
+                "was trained on)",
+    "recommend": "usage: graphrec recommend checkpoint=<run dir or .pt> users=[0,5] [k=10] [format=text|json] "
+                 "[exclude=train|train+valid|all] [device=cpu|cuda]",
+    "viz": VIZ_USAGE,
+    "graphs": "usage: graphrec graphs info dataset=<name> graph=<kind> [graph.<param>=<value> ...] "
+              "[eval.split=...] [graph_cache=false]\nkinds: bipartite, cointeraction, knn, surfing, item_constraint",
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
+    if not argv:
+        print(USAGE, file=sys.stderr)
+        sys.exit(2)
+    if argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return
     verb, rest = argv[0], argv[1:]
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if verb in VERB_USAGE and any(a in ("-h", "--help") for a in rest):
+        print(VERB_USAGE[verb])
+        return
+    # train reports each stage and epoch; the other verbs print their answer and only warnings besides
+    logging.basicConfig(level=logging.INFO if verb == "train" else logging.WARNING, format="%(message)s")
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
     warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
     try:

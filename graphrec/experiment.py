@@ -7,6 +7,7 @@ exactly the data, split and graphs it was trained with.
 from __future__ import annotations
 
 import inspect
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,16 +18,19 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from graphrec.allocator import retain_freed_memory
-from graphrec.data.dataset import Dataset, data_root, load_dataset
+from graphrec.data.dataset import Dataset
+from graphrec.data.storage import data_root, fingerprint, load_dataset
 from graphrec.data.interactions import InteractionIndex
 from graphrec.data.sampler import NegativeSampler
 from graphrec.data.splits import Split, make_split
 from graphrec.data.synthetic import generate_world
 from graphrec.errors import ConfigError, DataError
 from graphrec.evaluation.full_ranking import FullRankingEvaluator
-from graphrec.evaluation.sampled import SampledEvaluator
+from graphrec.evaluation.sampled import SampledEvaluator, draw_negatives
 from graphrec.graphs.store import GraphStore, TrainingGraphInput
 from graphrec.models.base import Recommender
+
+log = logging.getLogger("graphrec")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -102,6 +106,7 @@ class Experiment:
     parts: dict[str, tuple[torch.Tensor, torch.Tensor]]
     csr: dict[str, InteractionIndex]
     graph_build_s: float
+    dataset_fingerprint: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -114,18 +119,24 @@ class Experiment:
         if self.csr[part].counts().sum() == 0:
             raise DataError(f"dataset '{self.dataset.name}': the {part} split is empty")
         if ecfg.protocol == "sampled":
-            if "sampler_all" not in self.extra:
-                u = torch.from_numpy(self.dataset.user)
-                i = torch.from_numpy(self.dataset.item)
-                self.extra["sampler_all"] = NegativeSampler(
-                    InteractionIndex(u, i, self.dataset.n_users, self.dataset.n_items))
-            evaluator = SampledEvaluator(list(ecfg.metrics), ecfg.n_negatives, seed=int(ecfg.split_seed) + (part == "test"))
             user, item = self.parts[part]
-            return evaluator.evaluate(self.model, user, item, self.extra["sampler_all"])
-        if ecfg.protocol != "full":
-            raise ConfigError(f"eval.protocol: expected 'full' or 'sampled', got '{ecfg.protocol}'")
+            evaluator = SampledEvaluator(list(ecfg.metrics))
+            return evaluator.evaluate(self.model, user, item, self.sampled_negatives(part), self.dataset.n_users)
         mask = [self.csr["train"]] + ([self.csr["valid"]] if part == "test" else [])
         return FullRankingEvaluator(list(ecfg.metrics), ecfg.block_size).evaluate(self.model, self.csr[part], mask)
+
+    def sampled_negatives(self, part: str) -> torch.Tensor:
+        """The fixed candidates of ``part``'s held-out pairs: ``eval.n_negatives`` distinct items outside the
+        user's interactions in every split, drawn once from ``eval.split_seed`` (so runs of every seed rank
+        against the same candidates) and kept for every epoch."""
+        key = f"negatives_{part}"
+        if key not in self.extra:
+            ds = self.dataset
+            everything = InteractionIndex(torch.from_numpy(ds.user), torch.from_numpy(ds.item), ds.n_users, ds.n_items)
+            seed = int(self.cfg.eval.split_seed) * 2 + (part == "test")
+            self.extra[key] = draw_negatives(NegativeSampler(everything), self.parts[part][0],
+                                             int(self.cfg.eval.n_negatives), seed)
+        return self.extra[key]
 
     def has_valid(self) -> bool:
         return self.parts["valid"][0].numel() > 0
@@ -145,15 +156,23 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 
 
 def build_experiment(cfg: DictConfig) -> Experiment:
-    """Dataset, split, model on device, and the model's graphs built from the training split."""
+    """Dataset, split, model on device, and the model's graphs built from the training split.
+
+    Each stage logs one line (what it did, how long it took), so a run is never silent before its first epoch."""
     device = resolve_device(cfg.device)
+    start = time.perf_counter()
     ds = load_configured_dataset(cfg.dataset, cfg.get("data_root"))
+    dataset_fp = fingerprint(ds)
+    log.info(f"dataset {ds.name}: {ds.n_users:,} users, {ds.n_items:,} items, {ds.n_interactions:,} interactions, "
+             f"features {sorted(ds.features) or 'none'} ({time.perf_counter() - start:.1f} s)")
     split = split_dataset(ds, cfg.eval)
+    log.info(f"split {split.protocol}: " + ", ".join(f"{k} {v:,}" for k, v in split.counts().items()))
     seed_everything(int(cfg.seed), bool(cfg.get("deterministic", True)))
     if cfg.get("retain_freed_memory", True):
         retain_freed_memory()
     features = {m: torch.from_numpy(f) for m, f in ds.features.items()}
     model = instantiate_model(cfg.model, ds.n_users, ds.n_items, features).to(device)
+    log.info(f"model {cfg.model.get('name', type(model).__name__)}: {model.num_parameters():,} parameters on {device}")
     parts, csr = {}, {}
     for name in ("train", "valid", "test"):
         idx = split.part(name)
@@ -161,6 +180,11 @@ def build_experiment(cfg: DictConfig) -> Experiment:
         parts[name] = (u, i)
         csr[name] = InteractionIndex(u, i, ds.n_users, ds.n_items)
     start = time.perf_counter()
-    model.attach_graphs(graph_store(cfg, ds, split.train).build(model.graph_specs(), device))
+    specs = model.graph_specs()
+    store = graph_store(cfg, ds, split.train)
+    model.attach_graphs(store.build(specs, device))
     graph_build_s = time.perf_counter() - start
-    return Experiment(cfg, ds, split, device, model, parts, csr, graph_build_s)
+    if specs:
+        cached = sum(store.cache_hits.values())
+        log.info(f"graphs: {len(specs)} ({', '.join(specs)}), {cached} of them from the cache ({graph_build_s:.1f} s)")
+    return Experiment(cfg, ds, split, device, model, parts, csr, graph_build_s, dataset_fp)

@@ -22,7 +22,16 @@ def load_run(checkpoint: str | Path, device: str | None = None) -> Experiment:
     if device is not None:
         cfg.device = device
     exp = build_experiment(cfg)
-    exp.model.load_state_dict(ckpt["model"])
+    trained_on = ckpt.get("dataset_fingerprint")
+    if trained_on is not None and trained_on != exp.dataset_fingerprint:
+        raise GraphrecError(f"{checkpoint}: dataset '{exp.dataset.name}' is not the one this run was trained on "
+                            f"(fingerprint {exp.dataset_fingerprint}, trained on {trained_on}); it was replaced "
+                            f"or re-prepared since: prepare the original again, or train anew")
+    try:
+        exp.model.load_state_dict(ckpt["model"])
+    except (RuntimeError, KeyError) as exc:
+        raise GraphrecError(f"{checkpoint}: weights do not fit model '{cfg.model.get('name')}' "
+                            f"({str(exc).splitlines()[0]})") from None
     exp.model.eval()
     return exp
 

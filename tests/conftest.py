@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -12,6 +13,11 @@ from hydra import compose, initialize_config_dir
 from graphrec.cli import conf_dir
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+
+# Nothing a test does (graph caches, prepared datasets, subprocess CLIs) reaches the user's data root.
+USER_DATA_ROOT = os.environ.get("GRAPHREC_DATA")
+TEST_DATA_ROOT = tempfile.mkdtemp(prefix="graphrec-test-data-")
+os.environ["GRAPHREC_DATA"] = TEST_DATA_ROOT
 
 SHARED = Path(os.environ.get("GRAPHREC_SHARED_DATASETS",
                              Path(__file__).resolve().parents[2] / "shared" / "datasets"))

@@ -16,7 +16,9 @@ def test_ties_count_against_positive():
     # user 1: all scores equal -> every negative ties -> rank = 99 -> outside top 10
     model = FixedScores(scores)
     sampler = NegativeSampler(InteractionIndex(torch.tensor([0, 1]), torch.tensor([3, 3]), 2, n_items))
-    ev = SampledEvaluator(["hit@10", "ndcg@10"], n_negatives=20)
-    out = ev.evaluate(model, torch.tensor([0, 1]), torch.tensor([3, 3]), sampler)
+    ev = SampledEvaluator(["hit@10", "ndcg@10"])
+    users = torch.tensor([0, 1])
+    out = ev.evaluate(model, users, torch.tensor([3, 3]), sampler.sample_distinct(users, 20), n_users=3)
     assert out["hit@10"] == 0.5
     assert out["ndcg@10"] == (1 / math.log2(2)) / 2
+    assert out["n_users"] == 2 and out["n_users_skipped"] == 1  # user 2 has no held-out pair

@@ -12,14 +12,21 @@ import time
 import torch
 
 from graphrec.data.interactions import InteractionIndex
-from graphrec.evaluation.metrics import auc_from_scores, parse_metric, ranking_metrics
+from graphrec.evaluation.metrics import RANKING_METRICS, auc_from_scores, check_metrics, parse_metric, ranking_metrics
 from graphrec.models.base import Recommender
 
 
 class FullRankingEvaluator:
     """Mean of each ``name@k`` over evaluated users, plus ``auc`` when asked."""
 
+    at_k, plain = RANKING_METRICS, ("auc",)
+
+    @classmethod
+    def check(cls, metrics: list[str]) -> None:
+        check_metrics(metrics, cls.at_k, cls.plain, "full")
+
     def __init__(self, metrics: list[str], block_size: int = 2048, max_block_elements: int = 50_000_000):
+        self.check(metrics)
         self.metrics = list(metrics)
         parsed = [parse_metric(m) for m in self.metrics]
         self.ks = sorted({k for _, k in parsed if k is not None})

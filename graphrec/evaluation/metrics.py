@@ -12,12 +12,37 @@ from __future__ import annotations
 
 import torch
 
+from graphrec.errors import ConfigError
+
 RANKING_METRICS = ("recall", "precision", "ndcg", "hit", "map", "mrr")
+# what evaluators add to their metrics for bookkeeping; everything else is a metric, whatever its name
+BOOKKEEPING = ("n_users", "n_users_skipped", "eval_s")
 
 
 def parse_metric(key: str) -> tuple[str, int | None]:
-    name, _, k = key.partition("@")
-    return name, int(k) if k else None
+    """``"ndcg@10"`` → ``("ndcg", 10)``; ``"auc"`` → ``("auc", None)``."""
+    name, at, k = str(key).partition("@")
+    if not at:
+        return name, None
+    if not k.isdigit() or int(k) < 1:
+        raise ConfigError(f"eval.metrics: '{key}' needs a positive integer K after '@'")
+    return name, int(k)
+
+
+def metric_values(results: dict[str, float]) -> dict[str, float]:
+    """The metrics of an evaluator's output, without its bookkeeping (user counts, seconds)."""
+    return {k: v for k, v in results.items() if k not in BOOKKEEPING}
+
+
+def check_metrics(metrics: list[str], at_k: tuple[str, ...], plain: tuple[str, ...], protocol: str) -> None:
+    """Fail (naming the metric and those available) unless every name is ``<at_k>@K`` or one of ``plain``."""
+    for key in metrics:
+        name, k = parse_metric(key)
+        if (name in at_k and k is not None) or (name in plain and k is None):
+            continue
+        available = [f"{n}@K" for n in at_k] + list(plain)
+        raise ConfigError(f"eval.metrics: '{key}' is not available with eval.protocol={protocol} "
+                          f"(available: {', '.join(available)})")
 
 
 def ranking_metrics(hits: torch.Tensor, n_pos: torch.Tensor, ks: list[int], names: list[str]) -> dict[str, torch.Tensor]:

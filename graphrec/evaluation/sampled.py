@@ -1,8 +1,9 @@
-"""Sampled evaluation: each held-out positive ranked against N sampled non-interacted items.
+"""Sampled evaluation: each held-out positive ranked against N distinct items its user never interacted with.
 
 rank = #{negatives with score ≥ the positive's} (ties count against the positive, as in NAIS' protocol);
-HR@K = 1[rank < K]; NDCG@K = 1[rank < K] / log2(rank + 2). Negatives come from a seeded generator, so every
-evaluation of a split sees the same candidates.
+HR@K = 1[rank < K]; NDCG@K = 1[rank < K] / log2(rank + 2). The candidates are drawn once (``draw_negatives``,
+seeded, without replacement, from the items outside all of the user's interactions in every split) and kept,
+so every evaluation of a split sees the same candidates.
 """
 
 from __future__ import annotations
@@ -12,28 +13,36 @@ import time
 import torch
 
 from graphrec.data.sampler import NegativeSampler
-from graphrec.evaluation.metrics import parse_metric
+from graphrec.evaluation.metrics import check_metrics, parse_metric
 from graphrec.models.base import Recommender
 
 
+def draw_negatives(sampler: NegativeSampler, user: torch.Tensor, n_negatives: int, seed: int) -> torch.Tensor:
+    """``[len(user), n_negatives]`` distinct non-interacted items per held-out pair, from a seeded generator."""
+    return sampler.sample_distinct(user, n_negatives, torch.Generator().manual_seed(seed))
+
+
 class SampledEvaluator:
-    def __init__(self, metrics: list[str], n_negatives: int = 99, block_size: int = 4096, seed: int = 0):
+    at_k, plain = ("hit", "ndcg"), ()
+
+    @classmethod
+    def check(cls, metrics: list[str]) -> None:
+        check_metrics(metrics, cls.at_k, cls.plain, "sampled")
+
+    def __init__(self, metrics: list[str], block_size: int = 4096):
+        self.check(metrics)
         self.metrics = list(metrics)
-        for name, k in map(parse_metric, self.metrics):
-            if name not in ("hit", "ndcg") or k is None:
-                raise ValueError(f"sampled evaluation supports hit@K and ndcg@K, not '{name}'")
-        self.n_negatives, self.block_size, self.seed = n_negatives, block_size, seed
+        self.block_size = block_size
 
     @torch.no_grad()
-    def evaluate(self, model: Recommender, user: torch.Tensor, item: torch.Tensor,
-                 sampler: NegativeSampler) -> dict[str, float]:
-        """``user``/``item``: held-out pairs; ``sampler``: built over all of the user's known interactions."""
+    def evaluate(self, model: Recommender, user: torch.Tensor, item: torch.Tensor, negatives: torch.Tensor,
+                 n_users: int) -> dict[str, float]:
+        """``user``/``item``: held-out pairs; ``negatives``: their candidates (``draw_negatives``);
+        ``n_users``: all users, so those without a held-out pair are counted as skipped."""
         start = time.perf_counter()
         was_training = model.training
         model.eval()
         device = next(model.parameters()).device
-        gen = torch.Generator().manual_seed(self.seed)
-        negatives = sampler.sample(user, self.n_negatives, gen)
         ranks = []
         for lo in range(0, user.numel(), self.block_size):
             u = user[lo:lo + self.block_size].to(device)
@@ -47,8 +56,9 @@ class SampledEvaluator:
             inside = rank < k
             value = inside.double() if name == "hit" else torch.where(inside, 1.0 / torch.log2(rank + 2), 0.0)
             out[key] = float(value.mean())
-        out["n_users"] = int(torch.unique(user).numel())
-        out["n_users_skipped"] = 0
+        evaluated = int(torch.unique(user).numel())
+        out["n_users"] = evaluated
+        out["n_users_skipped"] = int(n_users) - evaluated
         out["eval_s"] = time.perf_counter() - start
         model.train(was_training)
         return out

@@ -98,6 +98,9 @@ class A2BM2GL(Recommender):
         self.encoders = nn.ModuleDict({m: SemanticEncoder(self.feature(m).shape[1], embedding_dim, heads, knn_k,
                                                           self_loop) for m in self.modalities})
         self.knn_k, self.knn_refresh, self.semantic_constraint = int(knn_k), int(knn_refresh), semantic_constraint
+        for m in self.modalities:  # the metric weights the current neighbours were selected with (resume)
+            self.register_buffer(f"selected_with_{m}", self.encoders[m].metric.weight.detach().clone())
+        self._register_load_state_dict_pre_hook(self._fill_selection_weights)
         self.surf = {"K": int(surf_steps), "alpha": float(surf_alpha), "top_k": int(surf_top_k)}
         names = ["interactions", *self.modalities] if self.anti_bottleneck else []
         self.attention = nn.ModuleDict({name: FullAdjacentAttention(embedding_dim) for name in names})
@@ -135,8 +138,20 @@ class A2BM2GL(Recommender):
         for m in self.modalities:
             self._select(m)
 
-    def _select(self, m: str) -> None:
-        structure = self.encoders[m].select(self.feature(m))
+    def _fill_selection_weights(self, state_dict: dict, prefix: str, *args) -> None:
+        """Checkpoints from before ``selected_with_<m>`` existed: the metric's own weights stand in."""
+        for m in self.modalities:
+            key = f"{prefix}selected_with_{m}"
+            if key not in state_dict:
+                state_dict[key] = state_dict.get(f"{prefix}encoders.{m}.metric.weight", getattr(self, key[len(prefix):]))
+
+    def _select(self, m: str, saved: bool = False) -> None:
+        """Select m's neighbours from the current metric weights (recorded in ``selected_with_<m>``), or with
+        ``saved`` from the recorded weights of the last selection (a resumed run between refreshes)."""
+        recorded = getattr(self, f"selected_with_{m}")
+        if not saved:
+            recorded.copy_(self.encoders[m].metric.weight.detach())
+        structure = self.encoders[m].select(self.feature(m), weight=recorded)
         self._structure[m] = structure
         if self.semantic_constraint == "graph":  # β_vj of eq. 2 on the kNN edges, from out/in-degrees
             counts = structure.graph.with_values(torch.ones_like(structure.graph.values))
@@ -145,13 +160,13 @@ class A2BM2GL(Recommender):
             self._neighbours[m] = (index, weight * present)
 
     def pre_epoch(self, epoch: int) -> None:
-        """Re-select every ``knn_refresh`` epochs; a run resumed at a later epoch selects once from its loaded
-        weights (with ``knn_refresh=1`` that is exactly the uninterrupted run's selection)."""
+        """Re-select every ``knn_refresh`` epochs; a run resumed between refreshes selects again with the
+        weights of the last selection, saved in its checkpoint, so it continues exactly as if uninterrupted."""
         boundary = self.knn_refresh > 0 and epoch > 1 and (epoch - 1) % self.knn_refresh == 0
         resumed = self.knn_refresh > 0 and epoch > 1 and self._first_epoch
         if boundary or resumed:
             for m in self.modalities:
-                self._select(m)
+                self._select(m, saved=not boundary)
         self._first_epoch = False
 
     def structure(self, m: str) -> KNNStructure:

@@ -50,10 +50,10 @@ class SemanticEncoder(nn.Module):
         self.linear = nn.Linear(in_dim, out_dim, bias=False)
         nn.init.xavier_uniform_(self.linear.weight)
 
-    def select(self, x: torch.Tensor) -> KNNStructure:
-        """The current top-k neighbours of the learned metric (no gradient)."""
+    def select(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> KNNStructure:
+        """The top-k neighbours of the learned metric (no gradient), at its current weights or ``weight``."""
         with torch.no_grad():
-            graph = self.metric(x)
+            graph = self.metric(x, weight=weight)
             n, loops = x.shape[0], torch.arange(x.shape[0], device=x.device)
             row, col = torch.cat([graph.row, loops]), torch.cat([graph.col, loops])
             return KNNStructure(graph, SparseGraph.from_coo(row, col, None, (n, n)), torch.argsort(row * n + col),

@@ -1,5 +1,11 @@
 """One training job: build the experiment, fit with early stopping, test once at the best checkpoint,
-write ``results.json``. Called by ``graphrec train`` for each Hydra job."""
+write ``results.json``. Called by ``graphrec train`` for each Hydra job.
+
+Resume (``trainer.resume``) continues an interrupted run in place, in its own run dir: ``true`` finds it (this
+job's dir, else the newest unfinished run with the same config under ``outputs/`` or ``multirun/``); a path
+names it (the run dir, its ``checkpoints/`` or ``last.pt``). A run whose config differs is refused, naming the
+keys that differ; temporary files a kill left behind are removed first.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
+from graphrec.checks import check_run_config
 from graphrec.data.sampler import NegativeSampler, TrainingBatches
 from graphrec.errors import ConfigError, GraphrecError
+from graphrec.evaluation.metrics import metric_values
 from graphrec.experiment import build_experiment
+from graphrec.provenance import provenance, result_config
 from graphrec.training.checkpoint import load_checkpoint, write_json
 from graphrec.training.loggers import ConsoleLogger, CSVLogger, Logger, LoggerGroup, WandbLogger
-from graphrec.training.trainer import Trainer, TrainerConfig, TrainState
+from graphrec.training.trainer import Trainer, TrainState
 
 log = logging.getLogger("graphrec")
 
-# config keys that may differ between an interrupted run and its resumption
-_RESUME_IGNORED = ("trainer.resume", "trainer.progress", "logger", "hydra")
+# what Hydra writes into a run dir before the job starts (besides its <job>.log)
+_HYDRA_ONLY = (".hydra",)
 
 
 @dataclass
@@ -47,76 +55,140 @@ def build_loggers(lcfg: DictConfig, run_dir: Path, job: JobInfo) -> LoggerGroup:
     return LoggerGroup(loggers)
 
 
-def _comparable(config: dict) -> dict:
-    cfg = OmegaConf.create(config)
-    for key in _RESUME_IGNORED:
-        parent, _, leaf = key.rpartition(".")
-        node = OmegaConf.select(cfg, parent) if parent else cfg
-        if node is not None and leaf in node:
-            node.pop(leaf)
-    return OmegaConf.to_container(cfg)
+# ---------------------------------------------------------------------------------------------------- resume
 
 
-def find_resumable(run_dir: Path, config: dict, search_roots: list[Path]) -> Path | None:
-    """``last.pt`` of this run dir, else of the newest unfinished run with the same config."""
-    own = run_dir / "checkpoints" / "last.pt"
-    if own.is_file():
-        return own
-    wanted = _comparable(config)
-    candidates = []
-    for root in search_roots:
-        if root.is_dir():
-            candidates += [p for p in root.glob("**/checkpoints/last.pt") if not (p.parent.parent / "results.json").exists()]
-    for path in sorted(set(candidates), key=lambda p: p.stat().st_mtime, reverse=True):
-        if path.parent.parent.resolve() == run_dir.resolve():
-            continue
-        try:
-            saved = load_checkpoint(path).get("config")
-        except GraphrecError:
-            continue
-        if saved is not None and _comparable(saved) == wanted:
-            return path
+def _flat(config: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_differences(saved: dict, wanted: dict) -> list[str]:
+    """``key: saved → wanted`` for every result-relevant key that differs."""
+    a, b = _flat(result_config(saved)), _flat(result_config(wanted))
+    return [f"{k}: {a.get(k, '(absent)')!r} → {b.get(k, '(absent)')!r}" for k in sorted(set(a) | set(b))
+            if a.get(k, "(absent)") != b.get(k, "(absent)")]
+
+
+def run_dir_of(path: str | Path) -> Path:
+    """The run dir a resume path names: the run dir itself, its ``checkpoints/`` or a checkpoint file."""
+    path = Path(path).expanduser()
+    if path.is_file():
+        path = path.parent
+    return path.parent if path.name == "checkpoints" else path
+
+
+def _saved_config(run_dir: Path) -> dict | None:
+    try:
+        return load_checkpoint(run_dir / "checkpoints" / "last.pt").get("config")
+    except GraphrecError:
+        return None
+
+
+def _unfinished(run_dir: Path) -> bool:
+    return (run_dir / "checkpoints" / "last.pt").is_file() and not (run_dir / "results.json").exists()
+
+
+def find_resumable(run_dir: Path | None, config: dict, search_roots: list[Path]) -> Path | None:
+    """This run dir when it holds an unfinished run, else the newest unfinished run dir with the same config."""
+    if run_dir is not None and _unfinished(run_dir):
+        return run_dir
+    found = {p.parent.parent.resolve() for root in search_roots if root.is_dir()
+             for p in root.glob("**/checkpoints/last.pt")}
+    for candidate in sorted(found, key=lambda d: (d / "checkpoints" / "last.pt").stat().st_mtime, reverse=True):
+        if _unfinished(candidate):
+            saved = _saved_config(candidate)
+            if saved is not None and not config_differences(saved, config):
+                return candidate
     return None
+
+
+def resume_target(resume: bool | str, run_dir: Path | None, config: dict) -> Path | None:
+    """The run dir to continue in (None: start afresh), checked against ``config``."""
+    if not resume:
+        return None
+    if isinstance(resume, str):
+        target = run_dir_of(resume)
+        if not (target / "checkpoints" / "last.pt").is_file():
+            raise ConfigError(f"trainer.resume: {target} holds no checkpoints/last.pt (not an interrupted run dir)")
+        if (target / "results.json").exists():
+            raise ConfigError(f"trainer.resume: {target} has finished (it has results.json); nothing to resume")
+    else:
+        cwd = Path.cwd()
+        roots = [cwd / "outputs", cwd / "multirun"] + ([run_dir.parent.parent] if run_dir is not None else [])
+        target = find_resumable(run_dir, config, roots)
+        if target is None:
+            log.warning("trainer.resume: no interrupted run with this config was found; starting afresh")
+            return None
+    saved = _saved_config(target)
+    if saved is None:
+        raise ConfigError(f"trainer.resume: {target / 'checkpoints' / 'last.pt'} carries no config")
+    differences = config_differences(saved, config)
+    if differences:
+        raise ConfigError(f"trainer.resume: {target} was trained with a different config ("
+                          + "; ".join(differences[:5]) + (f"; and {len(differences) - 5} more" if len(differences) > 5
+                                                          else "") + ")")
+    return target.resolve()
+
+
+def _remove_leftovers(run_dir: Path) -> None:
+    """Temporary files of writes a kill interrupted (``.<name>.<random>``, see ``graphrec.atomic``)."""
+    for folder in (run_dir, run_dir / "checkpoints"):
+        for tmp in folder.glob(".*.*"):
+            if tmp.is_file() and tmp.name.split(".")[1] in ("last", "best", "results", "metrics"):
+                tmp.unlink()
+                log.info(f"removed {tmp}, left by an interrupted write")
+
+
+def _move_into(target: Path, run_dir: Path) -> Path:
+    """Continue in ``target``; the fresh dir Hydra made for this job is removed when it holds nothing else."""
+    if run_dir.resolve() != target and run_dir.is_dir():
+        if all(e.name in _HYDRA_ONLY or e.suffix == ".log" for e in run_dir.iterdir()):
+            shutil.rmtree(run_dir, ignore_errors=True)
+    return target
+
+
+# ---------------------------------------------------------------------------------------------------- training
 
 
 def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = None,
                  on_epoch_end: Callable[[TrainState], None] | None = None) -> dict[str, Any]:
     """Train, select on validation, test once at the best checkpoint; returns (and writes) ``results.json``."""
     total_start = time.perf_counter()
+    trainer_cfg = check_run_config(cfg)
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     job = job or JobInfo()
     config = OmegaConf.to_container(cfg, resolve=True)
+    target = resume_target(cfg.trainer.get("resume", False), run_dir, config)
+    if target is not None:
+        run_dir = _move_into(target, run_dir)
+        _remove_leftovers(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     exp = build_experiment(cfg)
     model, tcfg = exp.model, cfg.trainer
     train_u, train_i = exp.train_pairs
     sampler = NegativeSampler(exp.csr["train"])
     batches = TrainingBatches(train_u, train_i, sampler, int(tcfg.batch_size),
                               int(model.n_negatives or tcfg.n_neg), model.sampling)
-    trainer_cfg = TrainerConfig(**{k: v for k, v in OmegaConf.to_container(tcfg, resolve=True).items()
-                                   if k in TrainerConfig.__dataclass_fields__})
+    log.info(f"training: {len(batches):,} batches of {int(tcfg.batch_size):,} per epoch, up to "
+             f"{trainer_cfg.epochs} epochs, run dir {run_dir}")
     valid_metric = cfg.eval.valid_metric
-    if exp.has_valid() and valid_metric not in cfg.eval.metrics:
-        raise ConfigError(f"eval.valid_metric: '{valid_metric}' is not among eval.metrics {list(cfg.eval.metrics)}")
     loggers = build_loggers(cfg.logger, run_dir, job)
+    extra_state = {"config": config, "dataset_fingerprint": exp.dataset_fingerprint}
     trainer = Trainer(model, batches, trainer_cfg, (lambda m: exp.evaluate("valid")) if exp.has_valid() else None,
                       valid_metric, run_dir / "checkpoints", loggers, seed=int(cfg.seed),
-                      extra_state={"config": config}, on_epoch_end=on_epoch_end)
-    resume = tcfg.get("resume", False)
-    if resume:
-        path = Path(resume) if isinstance(resume, str) else find_resumable(
-            run_dir, config, [Path.cwd() / "outputs", Path.cwd() / "multirun", run_dir.parent.parent])
-        if path is None:
-            log.warning("trainer.resume: no interrupted run with this config was found; starting afresh")
-        else:
-            path = path / "checkpoints" / "last.pt" if path.is_dir() else path
-            if path.parent != run_dir / "checkpoints":
-                shutil.copytree(path.parent, run_dir / "checkpoints", dirs_exist_ok=True)
-            trainer.resume(run_dir / "checkpoints" / "last.pt")
-            csv = loggers.csv()
-            if csv is not None:
-                csv.restore(trainer.state.history)
-            log.info(f"resuming from {path} after epoch {trainer.state.epoch}")
+                      extra_state=extra_state, on_epoch_end=on_epoch_end)
+    if target is not None:
+        trainer.resume(trainer.last_path)
+        csv = loggers.csv()
+        if csv is not None:
+            csv.restore(trainer.state.history)
+        log.info(f"resuming in {run_dir} after epoch {trainer.state.epoch}")
     loggers.start(config)
     try:
         state = trainer.fit()
@@ -138,12 +210,13 @@ def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = Non
                 "graph_build_s": round(exp.graph_build_s, 4),
                 "train_s_per_epoch": round(sum(state.train_seconds) / max(len(state.train_seconds), 1), 4),
                 "eval_s": round(sum(state.eval_seconds) / max(len(state.eval_seconds), 1), 4),
-                "test_eval_s": round(test.pop("eval_s", 0.0), 4),
+                "test_eval_s": round(test.get("eval_s", 0.0), 4),
                 "total_s": 0.0,
             },
-            "valid": {k: v for k, v in state.best_valid.items() if "@" in k or k == "auc"},
-            "test": {k: v for k, v in test.items() if "@" in k or k == "auc"},
+            "valid": dict(state.best_valid),
+            "test": metric_values(test),
             "test_users": {"evaluated": test.get("n_users", 0), "skipped": test.get("n_users_skipped", 0)},
+            "provenance": provenance(config, exp.dataset_fingerprint),
         }
         results["timing"]["total_s"] = round(time.perf_counter() - total_start, 3)
         write_json(results, run_dir / "results.json")

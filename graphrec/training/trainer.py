@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -20,14 +21,24 @@ import torch
 from tqdm import tqdm
 
 from graphrec.data.sampler import TrainingBatches
-from graphrec.errors import ConfigError
+from graphrec.evaluation.metrics import metric_values
+from graphrec.errors import ConfigError, GraphrecError
 from graphrec.models.base import Recommender
 from graphrec.training.checkpoint import load_checkpoint, save_checkpoint
 from graphrec.training.loggers import Logger
 
+log = logging.getLogger("graphrec")
+
+
+# trainer.precision -> the autocast dtype of ``model.loss`` (None: no autocast). Parameters, optimiser state,
+# gradients and evaluation stay float32; bf16 runs matrix products and their activations in bfloat16.
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+
 
 @dataclass
 class TrainerConfig:
+    """``trainer.*``; every field is checked on construction (a ConfigError naming ``trainer.<field>``)."""
+
     epochs: int = 1000
     batch_size: int = 2048
     lr: float = 1e-3
@@ -38,12 +49,43 @@ class TrainerConfig:
     min_epochs: int = 0
     grad_clip: float | None = None
     progress: bool = True
+    progress_interval_s: float = 30.0  # without a terminal: a progress line inside an epoch this often
     precision: str = "fp32"  # fp32 | bf16 (autocast of the forward pass and loss; see PRECISIONS)
 
+    # field -> (kind, smallest allowed value, whether the bound itself is allowed)
+    _RULES = {"epochs": ("int", 1, True), "batch_size": ("int", 1, True), "lr": ("number", 0, False),
+              "weight_decay": ("number", 0, True), "n_neg": ("int", 1, True), "eval_every": ("int", 1, True),
+              "patience": ("int", 1, True), "min_epochs": ("int", 0, True), "grad_clip": ("number", 0, False),
+              "progress_interval_s": ("number", 0, True)}
 
-# trainer.precision -> the autocast dtype of ``model.loss`` (None: no autocast). Parameters, optimiser state,
-# gradients and evaluation stay float32; bf16 runs matrix products and their activations in bfloat16.
-PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+    def __post_init__(self) -> None:
+        for name, (kind, bound, inclusive) in self._RULES.items():
+            value = getattr(self, name)
+            if name == "grad_clip" and value is None:
+                continue
+            is_int = isinstance(value, int) and not isinstance(value, bool)
+            if not (is_int or (kind == "number" and isinstance(value, float))):
+                raise ConfigError(f"trainer.{name}: expected {'an integer' if kind == 'int' else 'a number'}, "
+                                  f"got {value!r}")
+            if value < bound or (value == bound and not inclusive) or value != value:
+                raise ConfigError(f"trainer.{name}: must be {'at least' if inclusive else 'greater than'} {bound}, "
+                                  f"got {value!r}")
+        if not isinstance(self.progress, bool):
+            raise ConfigError(f"trainer.progress: expected true or false, got {self.progress!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"trainer.precision: '{self.precision}' is not one of {sorted(PRECISIONS)}")
+
+    @classmethod
+    def from_config(cls, tcfg: Any) -> TrainerConfig:
+        """From the ``trainer`` node of a run config (keys that are not fields, like ``resume``, are skipped)."""
+        from omegaconf import OmegaConf
+
+        values = OmegaConf.to_container(tcfg, resolve=True) if not isinstance(tcfg, dict) else dict(tcfg)
+        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
+
+
+class TrainingDiverged(GraphrecError):
+    """The loss became NaN or infinite."""
 
 
 @dataclass
@@ -74,8 +116,6 @@ class Trainer:
         self.ckpt_dir = Path(checkpoint_dir)
         self.logger, self.extra_state, self.on_epoch_end = logger, dict(extra_state or {}), on_epoch_end
         self.device = next(model.parameters()).device
-        if config.precision not in PRECISIONS:
-            raise ConfigError(f"trainer.precision: '{config.precision}' is not one of {sorted(PRECISIONS)}")
         self.autocast_dtype = PRECISIONS[config.precision]
         fused = self.device.type in ("cpu", "cuda")  # one kernel per step instead of several per tensor
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
@@ -96,6 +136,7 @@ class Trainer:
         save_checkpoint({
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
             "state": self.state.as_dict(), **self.extra_state}, self.last_path)
 
     def _save_best(self) -> None:
@@ -103,12 +144,18 @@ class Trainer:
                          "valid": self.state.best_valid, **self.extra_state}, self.best_path)
 
     def resume(self, path: str | Path) -> None:
-        """Restore everything ``last.pt`` holds; training then continues after its last completed epoch."""
+        """Restore everything ``last.pt`` holds (CUDA's generators too: NGCF's dropout and FREEDOM's pruning
+        draw from them); training then continues after its last completed epoch."""
         ckpt = load_checkpoint(path)
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise GraphrecError(f"{path}: does not fit this model ({str(exc).splitlines()[0]})") from None
         self.generator.set_state(ckpt["generator"])
         torch.set_rng_state(ckpt["torch_rng"])
+        if ckpt.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         self.state = TrainState(**ckpt["state"])
 
     # ------------------------------------------------------------------ loop
@@ -122,11 +169,11 @@ class Trainer:
             if has_valid and (epoch % self.cfg.eval_every == 0 or epoch == self.cfg.epochs):
                 metrics = self.validate(self.model)
                 st.eval_seconds.append(metrics.pop("eval_s", 0.0))
-                row.update({f"valid/{k}": v for k, v in metrics.items() if "@" in k or k == "auc"})
+                row.update({f"valid/{k}": v for k, v in metric_values(metrics).items()})
                 score = metrics[self.valid_metric]
                 if score > st.best_score:
                     st.best_score, st.best_epoch, st.bad_evals = score, epoch, 0
-                    st.best_valid = {k: v for k, v in metrics.items() if not k.startswith("n_users")}
+                    st.best_valid = metric_values(metrics)
                     self._save_best()
                 else:
                     st.bad_evals += 1
@@ -152,6 +199,8 @@ class Trainer:
         n_batches = 0
         bar = tqdm(self.batches.epoch(self.generator), total=len(self.batches), desc=f"epoch {epoch}",
                    leave=False, disable=None if self.cfg.progress else True)
+        progress = _ProgressLines(f"epoch {epoch}", len(self.batches), self.cfg.progress_interval_s,
+                                  enabled=self.cfg.progress and bar.disable)
         for batch in bar:
             batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
             with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
@@ -160,13 +209,14 @@ class Trainer:
             terms = out if isinstance(out, dict) else {"loss": out}
             loss = sum(terms.values())
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {float(loss)} at epoch {epoch} ({ {k: float(v) for k, v in terms.items()} })")
+                raise self._diverged(epoch, n_batches + 1, terms)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
             self.optimizer.step()
             n_batches += 1
+            progress.step(n_batches)
             for k, v in terms.items():
                 totals[k] = totals[k] + v.detach() if k in totals else v.detach()
         means = {k: float(v) / max(n_batches, 1) for k, v in totals.items()}
@@ -177,3 +227,32 @@ class Trainer:
             row.update({f"loss/{k}": v for k, v in means.items()})
         row["train_s"] = seconds
         return row
+
+    def _diverged(self, epoch: int, batch: int, terms: dict[str, torch.Tensor]) -> TrainingDiverged:
+        values = {k: float(v) for k, v in terms.items()}
+        bad = [k for k, v in values.items() if not math.isfinite(v)] or list(values)
+        shown = ", ".join(f"{k} = {values[k]:.4g}" for k in values)
+        hint = f"try a lower trainer.lr (now {self.cfg.lr:g})" + \
+            ("" if self.cfg.grad_clip else ", trainer.grad_clip=1.0") + \
+            (", trainer.precision=fp32" if self.autocast_dtype is not None else "")
+        resume = f"; epochs up to {self.state.epoch} are in {self.last_path}" if self.state.epoch else ""
+        return TrainingDiverged(f"trainer: the loss became non-finite at epoch {epoch}, batch {batch} "
+                                f"(term{'s' if len(bad) > 1 else ''} {', '.join(bad)}: {shown}); {hint}{resume}")
+
+
+class _ProgressLines:
+    """Periodic ``epoch 3: batch 120/400 (30%), 12.0 s`` log lines where no progress bar can be drawn
+    (output not a terminal: batch jobs, CI, ``| tee``)."""
+
+    def __init__(self, what: str, total: int, interval_s: float, enabled: bool):
+        self.what, self.total, self.interval_s, self.enabled = what, total, interval_s, enabled
+        self.start = self.last = time.perf_counter()
+
+    def step(self, done: int) -> None:
+        if not self.enabled or done >= self.total:
+            return
+        now = time.perf_counter()
+        if now - self.last >= self.interval_s:
+            self.last = now
+            log.info(f"{self.what}: batch {done}/{self.total} ({100 * done // self.total}%), "
+                     f"{now - self.start:.1f} s")
