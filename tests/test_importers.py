@@ -115,3 +115,23 @@ def test_minilm_text_encoder_when_the_extra_is_installed():
     assert name == "all-MiniLM-L6-v2" and x.shape == (3, 384)
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-4)
     assert x[0] @ x[1] > x[0] @ x[2]
+
+
+def write_ml_latest(folder, tags: str):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(
+        f"{m},Movie {m} ({1990 + m}),{'Comedy|Drama' if m % 2 else 'Action'}\n" for m in range(1, 13)))
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + "".join(
+        f"{u},{m},{1 + (u * m) % 5}.5,{1000 + u * 20 + m}\n" for u in range(1, 9) for m in range(1, 13) if (u + m) % 3))
+    (folder / "tags.csv").write_text("userId,movieId,tag,timestamp\n" + tags)
+
+
+def test_ml_latest_textual_does_not_see_tags(tmp_path):
+    """Tags are attached by users while rating, so held-out interactions' tags must not reach the features."""
+    write_ml_latest(tmp_path / "a", "1,2,funny,1\n2,3,dark,2\n")
+    write_ml_latest(tmp_path / "b", "1,2,space opera,1\n3,5,heist,2\n4,7,heist,3\n")
+    prepare("movielens", tmp_path / "a", "a", tmp_path / "root", text_encoder="tfidf")
+    prepare("movielens", tmp_path / "b", "b", tmp_path / "root", text_encoder="tfidf")
+    a, b = load_dataset("a", tmp_path / "root"), load_dataset("b", tmp_path / "root")
+    assert np.array_equal(a.features["textual"], b.features["textual"])
+    assert a.tags["item"].size == 2 and b.tags["item"].size == 3  # the tags themselves are kept as side info

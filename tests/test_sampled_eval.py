@@ -22,3 +22,40 @@ def test_ties_count_against_positive():
     assert out["hit@10"] == 0.5
     assert out["ndcg@10"] == (1 / math.log2(2)) / 2
     assert out["n_users"] == 2 and out["n_users_skipped"] == 1  # user 2 has no held-out pair
+
+
+def test_distinct_negatives_outside_every_interaction_and_fixed_per_seed(make_cfg):
+    from graphrec.experiment import build_experiment
+
+    exp = build_experiment(make_cfg("model=mf", "eval=loo", "eval.n_negatives=99"))
+    ds = exp.dataset
+    known = set(zip(ds.user.tolist(), ds.item.tolist()))  # every split
+    for part in ("valid", "test"):
+        users = exp.parts[part][0]
+        neg = exp.sampled_negatives(part)
+        assert neg.shape == (users.numel(), 99)
+        assert all(len(set(row)) == 99 for row in neg.tolist())  # distinct within a row
+        assert not any((u, i) in known for u, row in zip(users.tolist(), neg.tolist()) for i in row)
+        assert exp.sampled_negatives(part) is neg  # drawn once, kept across epochs
+    again = build_experiment(make_cfg("model=mf", "eval=loo", "eval.n_negatives=99", "seed=3"))
+    assert torch.equal(again.sampled_negatives("test"), exp.sampled_negatives("test"))  # one candidate set per split
+    other = build_experiment(make_cfg("model=mf", "eval=loo", "eval.n_negatives=99", "eval.split_seed=1"))
+    assert not torch.equal(other.sampled_negatives("test"), exp.sampled_negatives("test"))
+    out = exp.evaluate("test")
+    assert out["n_users"] + out["n_users_skipped"] == ds.n_users and out["n_users"] == exp.parts["test"][0].numel()
+
+
+def test_distinct_negatives_are_uniform_and_refuse_too_few_items():
+    import pytest
+
+    from graphrec.errors import DataError
+
+    index = InteractionIndex(torch.tensor([0, 0, 1]), torch.tensor([0, 1, 2]), 2, 10)
+    sampler = NegativeSampler(index)
+    draws = sampler.sample_distinct(torch.zeros(4000, dtype=torch.long), 3, torch.Generator().manual_seed(0),
+                                    max_block_elements=1000)  # several row blocks
+    counts = torch.bincount(draws.flatten(), minlength=10)
+    assert counts[:2].sum() == 0 and (counts[2:] - 1500).abs().max() < 150  # 12000 draws over 8 free items
+    assert sampler.sample_distinct(torch.tensor([1]), 9).sort().values.tolist() == [[0, 1, 3, 4, 5, 6, 7, 8, 9]]
+    with pytest.raises(DataError, match="user 0 has only 8 items"):
+        sampler.sample_distinct(torch.tensor([1, 0]), 9)

@@ -1,4 +1,4 @@
-"""Training on the synthetic world: learning, determinism, resume, checkpoints, results.json."""
+"""Training on the synthetic world: learning, determinism, checkpoints, results.json (resume: test_resume)."""
 
 import json
 import math
@@ -9,10 +9,6 @@ import torch
 
 from graphrec.training.checkpoint import load_checkpoint
 from graphrec.training.run import run_training
-
-
-class Interrupt(Exception):
-    pass
 
 
 def test_lightgcn_learns_beyond_popularity_and_writes_run_dir(make_cfg, tmp_path):
@@ -47,42 +43,6 @@ def test_same_seed_same_result(make_cfg, tmp_path):
     assert a["test"] == b["test"] and a["valid"] == b["valid"]
     c = run_training(make_cfg("model=mf", "trainer.epochs=4", "seed=1"), tmp_path / "c")
     assert c["test"] != a["test"]
-
-
-@pytest.mark.parametrize("model,extra", [("lightgcn", []), ("mf", []),
-                                         # learned kNN neighbours re-selected each epoch from the weights
-                                         ("a2bm2gl", ["dataset.synthetic.n_users=200", "dataset.synthetic.n_items=150"])])
-def test_resume_after_interruption_matches_uninterrupted(make_cfg, tmp_path, model, extra):
-    overrides = [f"model={model}", "trainer.epochs=8", "trainer.patience=3", *extra]
-    full = run_training(make_cfg(*overrides), tmp_path / "full")
-
-    def stop_at_4(state):
-        if state.epoch == 4:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        run_training(make_cfg(*overrides), tmp_path / "cut", on_epoch_end=stop_at_4)
-    assert not (tmp_path / "cut" / "results.json").exists()
-    resumed = run_training(make_cfg(*overrides, "trainer.resume=true"), tmp_path / "cut")
-    assert resumed["test"] == full["test"]
-    assert resumed["best_epoch"] == full["best_epoch"] and resumed["epochs_run"] == full["epochs_run"]
-    rows = (tmp_path / "cut" / "metrics.csv").read_text().strip().splitlines()
-    assert len(rows) == full["epochs_run"] + 1
-
-
-def test_resume_finds_interrupted_run_in_another_dir(make_cfg, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    overrides = ["model=mf", "trainer.epochs=6", "trainer.patience=50"]
-    full = run_training(make_cfg(*overrides), tmp_path / "ref")
-
-    def stop_at_2(state):
-        if state.epoch == 2:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        run_training(make_cfg(*overrides), tmp_path / "outputs" / "day" / "first", on_epoch_end=stop_at_2)
-    resumed = run_training(make_cfg(*overrides, "trainer.resume=true"), tmp_path / "outputs" / "day" / "second")
-    assert resumed["test"] == full["test"]
 
 
 def test_no_valid_split_trains_fixed_epochs(make_cfg, tmp_path):

@@ -130,7 +130,7 @@ def _as_split_labels(labels: np.ndarray, where: str) -> np.ndarray:
     bad = ~np.isin(labels, (0, 1, 2))
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{where}: split label {labels[first]!r} at interaction {first} is not 0 (train), "
+        raise DataError(f"{where}: split label {labels[first].item()!r} at interaction {first} is not 0 (train), "
                         f"1 (valid) or 2 (test)")
     return labels.astype(np.int8)
 
@@ -164,7 +164,7 @@ def _as_ids(values: np.ndarray, n: int, what: str) -> np.ndarray:
         bad = ~(np.isfinite(values) & (np.mod(values, 1) == 0) & (np.abs(values) < 2 ** 53))
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{what}: id {values[first]!r} at row {first} is not an integer")
+            raise DataError(f"{what}: id {values[first].item()!r} at row {first} is not an integer")
     values = values.astype(np.int64)
     if values.size:
         if values.min() < 0:

@@ -229,7 +229,7 @@ class Trainer:
         return row
 
     def _diverged(self, epoch: int, batch: int, terms: dict[str, torch.Tensor]) -> TrainingDiverged:
-        values = {k: float(v) for k, v in terms.items()}
+        values = {k: float(v.detach()) for k, v in terms.items()}
         bad = [k for k, v in values.items() if not math.isfinite(v)] or list(values)
         shown = ", ".join(f"{k} = {values[k]:.4g}" for k in values)
         hint = f"try a lower trainer.lr (now {self.cfg.lr:g})" + \

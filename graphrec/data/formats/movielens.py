@@ -40,6 +40,10 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
             rows = list(csv.reader(f))
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not utf-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: malformed CSV ({exc})") from None
     if not rows:
         raise DataError(f"{path}: empty file")
     head, body = rows[0], rows[1:]
