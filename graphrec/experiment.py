@@ -67,7 +67,8 @@ def load_configured_dataset(dcfg: DictConfig, data_root: str | None = None) -> D
 def instantiate_model(mcfg: DictConfig, n_users: int, n_items: int,
                       features: dict[str, torch.Tensor]) -> Recommender:
     """Build the model named by ``_target_`` with its hyper-parameters (``name`` is metadata)."""
-    params = {k: v for k, v in OmegaConf.to_container(mcfg, resolve=True).items() if k not in ("_target_", "name")}
+    params = {k: v for k, v in OmegaConf.to_container(mcfg, resolve=True).items()
+              if k not in ("_target_", "name") and not k.startswith(PRETRAINED)}
     try:
         cls = get_class(mcfg._target_)
     except Exception:
@@ -80,6 +81,37 @@ def instantiate_model(mcfg: DictConfig, n_users: int, n_items: int,
     if "features" in signature:
         params["features"] = features
     return cls(n_users=n_users, n_items=n_items, **params)
+
+
+PRETRAINED = "pretrained_"  # model.pretrained_<name>: a checkpoint whose weights initialise part of the model
+# what must be equal between a pre-training run and this one: a model pre-trained on another split has seen
+# this run's valid/test items as training positives
+_SPLIT_KEYS = ("split", "ratios", "split_seed", "loo_order", "min_user_interactions")
+
+
+def load_pretrained(model: Recommender, mcfg: DictConfig, ecfg: DictConfig, dataset_fp: str) -> list[str]:
+    """Initialise ``model`` from every non-null ``model.pretrained_<name>`` checkpoint (NAIS from FISM, NeuMF
+    from GMF and MLP) after checking that it was trained on this dataset with this split."""
+    from graphrec.training.checkpoint import load_checkpoint
+
+    loaded = []
+    for key, path in mcfg.items():
+        if not str(key).startswith(PRETRAINED) or path is None:
+            continue
+        if not hasattr(model, "load_pretrained"):
+            raise ConfigError(f"model.{key}: {type(model).__name__} takes no pre-trained weights")
+        ckpt = load_checkpoint(path)
+        saved = ckpt.get("config") or {}
+        if ckpt.get("dataset_fingerprint") != dataset_fp:
+            raise ConfigError(f"model.{key}: {path} was trained on another dataset (its fingerprint differs)")
+        wanted = OmegaConf.to_container(ecfg, resolve=True)
+        differs = [k for k in _SPLIT_KEYS if (saved.get("eval") or {}).get(k) != wanted.get(k)]
+        if differs:
+            raise ConfigError(f"model.{key}: {path} was trained on another split (eval.{differs[0]}: "
+                              f"{(saved.get('eval') or {}).get(differs[0])!r}, here {wanted.get(differs[0])!r})")
+        model.load_pretrained(str(key)[len(PRETRAINED):], ckpt["model"])
+        loaded.append(str(path))
+    return loaded
 
 
 def split_dataset(ds: Dataset, ecfg: DictConfig) -> Split:
@@ -166,13 +198,17 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     log.info(f"dataset {ds.name}: {ds.n_users:,} users, {ds.n_items:,} items, {ds.n_interactions:,} interactions, "
              f"features {sorted(ds.features) or 'none'} ({time.perf_counter() - start:.1f} s)")
     split = split_dataset(ds, cfg.eval)
-    log.info(f"split {split.protocol}: " + ", ".join(f"{k} {v:,}" for k, v in split.counts().items()))
+    log.info(f"split {split.protocol}: " + ", ".join(f"{k} {v:,}" for k, v in split.counts().items())
+             + (f"; {split.train_only_users:,} users with too few interactions for a held-out item stay in "
+                f"training only" if split.train_only_users else ""))
     seed_everything(int(cfg.seed), bool(cfg.get("deterministic", True)))
     if cfg.get("retain_freed_memory", True):
         retain_freed_memory()
     features = {m: torch.from_numpy(f) for m, f in ds.features.items()}
     model = instantiate_model(cfg.model, ds.n_users, ds.n_items, features).to(device)
     log.info(f"model {cfg.model.get('name', type(model).__name__)}: {model.num_parameters():,} parameters on {device}")
+    for path in load_pretrained(model, cfg.model, cfg.eval, dataset_fp):
+        log.info(f"model initialised from {path}")
     parts, csr = {}, {}
     for name in ("train", "valid", "test"):
         idx = split.part(name)

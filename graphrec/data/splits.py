@@ -33,6 +33,7 @@ class Split:
     valid: np.ndarray
     test: np.ndarray
     protocol: str
+    train_only_users: int = 0  # loo: users with too few interactions for a held-out item (kept in training)
 
     def part(self, name: str) -> np.ndarray:
         return getattr(self, name)
@@ -65,6 +66,9 @@ def make_split(ds: Dataset, protocol: str = "auto", ratios=(0.8, 0.1, 0.1), seed
             raise DataError(f"dataset '{ds.name}' has no timestamps: eval.split=temporal needs them")
         labels = _cut(np.argsort(ds.timestamp, kind="stable"), ratios)
     split = Split(*(np.flatnonzero(labels == i) for i in range(3)), protocol=protocol)
+    if protocol == "loo":
+        per_user = np.bincount(ds.user, minlength=ds.n_users)
+        split.train_only_users = int((per_user < (3 if ratios[1] > 0 else 2)).sum())
     for i, name in enumerate(SPLIT_NAMES):
         needed = name != "valid" if protocol == "fixed" else (ratios[i] > 0 or name == "test")
         if needed and split.part(name).size == 0:

@@ -9,7 +9,10 @@ concatenates image and text); the regulariser λ/2 Σ‖·‖²/B is taken on th
 content part E f_i and bias included, which keeps E in check the way the paper's λ_E‖E‖² does, at batch cost.
 On TikTok validation (R@20): ID factors only regularised, λ = 1e-4: 0.021; full vectors, λ = 1e-4 / 1e-3 /
 1e-2: 0.041 / 0.060 / 0.056; without biases at 1e-4: 0.028. Default λ = 1e-3.
-``item_bias=False`` drops β_i and β'ᵀf_i, as MMRec does.
+``item_bias=False`` drops β_i and β'ᵀf_i, as MMRec does. ``loss=log`` trains with the pointwise log loss on a
+positive and ``n_negatives`` sampled negatives instead of BPR, as Multimodal IRIS adapts VBPR (its §4.2) for the
+leave-one-out protocol; α and β_u no longer cancel there, so a global bias α is learned (β_u stays out: it
+does not change a user's ranking and the user vector already has a constant column against β_i).
 """
 
 from __future__ import annotations
@@ -17,14 +20,22 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
+from graphrec.errors import ConfigError
+from graphrec.losses import bce_loss, bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
 
 
 class VBPR(Recommender):
     def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor], embedding_dim: int = 64,
-                 content_dim: int = 64, reg_weight: float = 1e-3, item_bias: bool = True):
+                 content_dim: int = 64, reg_weight: float = 1e-3, item_bias: bool = True, loss: str = "bpr",
+                 n_negatives: int = 4):
         super().__init__(n_users, n_items)
+        if loss not in ("bpr", "log"):
+            raise ConfigError(f"model.loss: expected 'bpr' or 'log', got '{loss}'")
+        self.loss_kind = loss
+        if loss == "log":
+            self.sampling, self.n_negatives = "pointwise", int(n_negatives)
+            self.global_bias = nn.Parameter(torch.zeros(()))
         self.register_features(features)
         feat_dim = sum(self.feature(m).shape[1] for m in self.modalities)
         self.gamma_user = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n_users, embedding_dim)))
@@ -50,7 +61,18 @@ class VBPR(Recommender):
             items.append((self.beta_item + f @ self.beta_visual).unsqueeze(1))
         return torch.cat(users, dim=1), torch.cat(items, dim=1)
 
+    def score(self, users: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        scores = super().score(users, items)
+        return scores + self.global_bias if self.loss_kind == "log" else scores
+
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if self.loss_kind == "log":
+            users, items = self.embeddings()
+            u, i = users[batch["user"]], items[batch["item"]]
+            logits = (u * i).sum(-1) + self.global_bias
+            user_factors = u[:, :-1] if self.item_bias else u
+            return {"log": bce_loss(logits, batch["label"]),
+                    "reg": self.reg_weight * l2_regularization(user_factors, i, batch_size=u.shape[0])}
         u, i, j = self.batch_embeddings(batch)
         pos, neg = pairwise_scores(u, i, j)
         user_factors = u[:, :-1] if self.item_bias else u  # the constant 1 is not a parameter

@@ -205,7 +205,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = Non
             "epochs_run": int(state.epoch),
             "stopped_early": bool(state.stopped_early),
             "num_parameters": int(model.num_parameters()),
-            "split_counts": exp.split.counts(),
+            "split_counts": {**exp.split.counts(), "train_only_users": exp.split.train_only_users},
             "timing": {
                 "graph_build_s": round(exp.graph_build_s, 4),
                 "train_s_per_epoch": round(sum(state.train_seconds) / max(len(state.train_seconds), 1), 4),
