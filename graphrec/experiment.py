@@ -9,8 +9,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,14 +20,12 @@ from graphrec.allocator import retain_freed_memory
 from graphrec.data.dataset import Dataset
 from graphrec.data.storage import data_root, fingerprint, load_dataset
 from graphrec.data.interactions import InteractionIndex
-from graphrec.data.sampler import NegativeSampler
 from graphrec.data.splits import Split, make_split
 from graphrec.data.synthetic import generate_world
 from graphrec.errors import ConfigError, DataError
-from graphrec.evaluation.full_ranking import FullRankingEvaluator
-from graphrec.evaluation.sampled import SampledEvaluator, draw_negatives
 from graphrec.graphs.store import GraphStore, TrainingGraphInput
 from graphrec.models.base import Recommender
+from graphrec.tasks import TASKS, RankingTask
 
 log = logging.getLogger("graphrec")
 
@@ -138,40 +135,22 @@ class Experiment:
     parts: dict[str, tuple[torch.Tensor, torch.Tensor]]
     csr: dict[str, InteractionIndex]
     graph_build_s: float
+    task: RankingTask
     dataset_fingerprint: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def train_pairs(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.parts["train"]
 
     def evaluate(self, part: str) -> dict[str, float]:
-        """Metrics on ``valid`` (train masked) or ``test`` (train and valid masked)."""
-        ecfg = self.cfg.eval
-        if self.csr[part].counts().sum() == 0:
-            raise DataError(f"dataset '{self.dataset.name}': the {part} split is empty")
-        if ecfg.protocol == "sampled":
-            user, item = self.parts[part]
-            evaluator = SampledEvaluator(list(ecfg.metrics))
-            return evaluator.evaluate(self.model, user, item, self.sampled_negatives(part), self.dataset.n_users)
-        mask = [self.csr["train"]] + ([self.csr["valid"]] if part == "test" else [])
-        return FullRankingEvaluator(list(ecfg.metrics), ecfg.block_size).evaluate(self.model, self.csr[part], mask)
+        """The task's metrics of this experiment's model on ``valid`` or ``test``."""
+        return self.task.evaluate(self.model, part)
 
     def sampled_negatives(self, part: str) -> torch.Tensor:
-        """The fixed candidates of ``part``'s held-out pairs: ``eval.n_negatives`` distinct items outside the
-        user's interactions in every split, drawn once from ``eval.split_seed`` (so runs of every seed rank
-        against the same candidates) and kept for every epoch."""
-        key = f"negatives_{part}"
-        if key not in self.extra:
-            ds = self.dataset
-            everything = InteractionIndex(torch.from_numpy(ds.user), torch.from_numpy(ds.item), ds.n_users, ds.n_items)
-            seed = int(self.cfg.eval.split_seed) * 2 + (part == "test")
-            self.extra[key] = draw_negatives(NegativeSampler(everything), self.parts[part][0],
-                                             int(self.cfg.eval.n_negatives), seed)
-        return self.extra[key]
+        return self.task.sampled_negatives(part)
 
     def has_valid(self) -> bool:
-        return self.parts["valid"][0].numel() > 0
+        return self.task.has_valid()
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -223,4 +202,8 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     if specs:
         cached = sum(store.cache_hits.values())
         log.info(f"graphs: {len(specs)} ({', '.join(specs)}), {cached} of them from the cache ({graph_build_s:.1f} s)")
-    return Experiment(cfg, ds, split, device, model, parts, csr, graph_build_s, dataset_fp)
+    if model.task not in TASKS:
+        raise ConfigError(f"model {type(model).__name__}: task '{model.task}' is not one of {', '.join(TASKS)}")
+    everything = InteractionIndex(torch.from_numpy(ds.user), torch.from_numpy(ds.item), ds.n_users, ds.n_items)
+    task = TASKS[model.task](cfg.eval, parts, csr, everything, ds.name)
+    return Experiment(cfg, ds, split, device, model, parts, csr, graph_build_s, task, dataset_fp)

@@ -20,7 +20,6 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from graphrec.checks import check_run_config
-from graphrec.data.sampler import NegativeSampler, TrainingBatches
 from graphrec.errors import ConfigError, GraphrecError
 from graphrec.evaluation.metrics import metric_values
 from graphrec.experiment import build_experiment
@@ -171,10 +170,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = Non
     run_dir.mkdir(parents=True, exist_ok=True)
     exp = build_experiment(cfg)
     model, tcfg = exp.model, cfg.trainer
-    train_u, train_i = exp.train_pairs
-    sampler = NegativeSampler(exp.csr["train"])
-    batches = TrainingBatches(train_u, train_i, sampler, int(tcfg.batch_size),
-                              int(model.n_negatives or tcfg.n_neg), model.sampling)
+    batches = exp.task.batches(model, int(tcfg.batch_size), int(tcfg.n_neg))
     log.info(f"training: {len(batches):,} batches of {int(tcfg.batch_size):,} per epoch, up to "
              f"{trainer_cfg.epochs} epochs, run dir {run_dir}")
     valid_metric = cfg.eval.valid_metric
