@@ -1,9 +1,11 @@
-"""Training and evaluation speed on TikTok (default: LightGCN, batch 2048, 3 layers, d=64; --model huign).
+"""Training and evaluation speed (default: LightGCN on TikTok, batch 2048, 3 layers, d=64; --model huign).
 
 Prints the median seconds per training epoch (negative sampling included), the median seconds per
 full-ranking pass over the validation users, and the peak RSS of the process, with the command line.
 
     python benchmarks/train_speed.py [--model lightgcn] [--epochs 7] [--evals 7] [--device cpu] [--precision fp32]
+    # another prepared dataset and protocol, with the model's own batch size and negatives (e.g. eval=iris):
+    python benchmarks/train_speed.py --model nais --dataset ml100k --eval iris --epochs 3 --evals 5
 
 Needs the prepared dataset 'tiktok' in $GRAPHREC_DATA, or ../shared/datasets/tiktok-mmssl (prepared into a
 temporary data root on the fly).
@@ -59,6 +61,15 @@ def tiktok_experiment(model: str, device: str, overrides: Sequence[str] = ()) ->
     return exp, TrainingBatches(u, i, NegativeSampler(index), 2048)
 
 
+def prepared_experiment(model: str, device: str, dataset: str, protocol: str) -> tuple[Experiment, TrainingBatches]:
+    """``model`` with its config defaults (its batch size and negatives) on a prepared dataset."""
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        cfg = compose("config", overrides=[f"dataset={dataset}", f"model={model}", f"eval={protocol}",
+                                           f"device={device}", "trainer.progress=false"])
+    exp = build_experiment(cfg)
+    return exp, exp.task.batches(exp.model, int(cfg.trainer.batch_size), int(cfg.trainer.n_neg))
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--epochs", type=int, default=7)
@@ -66,10 +77,15 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--model", default="lightgcn")
     p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--dataset", default="tiktok", help="a conf/dataset name; other than tiktok: prepared in $GRAPHREC_DATA")
+    p.add_argument("--eval", default="default", help="a conf/eval name (with --dataset other than tiktok)")
     p.add_argument("--precision", default="fp32", help="trainer.precision: fp32 | bf16 (autocast)")
     args = p.parse_args()
-    extra = [f"model.n_layers={args.layers}", "model.embedding_dim=64"] if args.model == "lightgcn" else []
-    exp, batches = tiktok_experiment(args.model, args.device, extra)
+    if args.dataset == "tiktok":
+        extra = [f"model.n_layers={args.layers}", "model.embedding_dim=64"] if args.model == "lightgcn" else []
+        exp, batches = tiktok_experiment(args.model, args.device, extra)
+    else:
+        exp, batches = prepared_experiment(args.model, args.device, args.dataset, args.eval)
     u, _ = exp.train_pairs
     with tempfile.TemporaryDirectory() as tmp:
         config = TrainerConfig(epochs=1, progress=False, precision=args.precision)
