@@ -5,8 +5,8 @@
     # validation table of every run (sweeps), and test means over seeds of the runs named <config>-s<seed>
     python benchmarks/loo_runs.py table --out runs/loo
 
-Selection uses validation only: ``table`` prints each run's valid metrics; the test columns of the seed means
-are read once the configuration was chosen.
+Selection uses validation only: configurations are chosen by the valid columns; test columns are printed
+beside them for the record and never used to choose.
 """
 
 from __future__ import annotations
@@ -40,14 +40,16 @@ def run(out: Path, label: str, overrides: list[str]) -> None:
           f"valid ndcg@10 {res['valid'].get('ndcg@10', float('nan')):.4f}", file=sys.stderr, flush=True)
 
 
-def table(out: Path, metrics: list[str]) -> None:
+def table(out: Path, metrics: list[str], prefix: str = "") -> None:
     rows = []
-    for path in sorted(out.glob("*/results.json")):
+    for path in sorted(out.glob(f"{prefix}*/results.json")):
         res = json.loads(path.read_text())
         rows.append((path.parent.name, res))
-    print(f"{'run':<40}" + "".join(f"{'v.' + m:>11}" for m in metrics) + f"{'epochs':>8}{'s/ep':>7}")
+    print(f"{'run':<40}" + "".join(f"{'v.' + m:>11}" for m in metrics) + "".join(f"{'t.' + m:>11}" for m in metrics)
+          + f"{'epochs':>8}{'s/ep':>7}")
     for label, res in rows:
         print(f"{label:<40}" + "".join(f"{res['valid'].get(m, float('nan')):>11.4f}" for m in metrics)
+              + "".join(f"{res['test'].get(m, float('nan')):>11.4f}" for m in metrics)
               + f"{res['best_epoch']:>4}/{res['epochs_run']:<3}{res['timing']['train_s_per_epoch']:>7.1f}")
     groups: dict[str, list[dict]] = {}
     for label, res in rows:
@@ -72,13 +74,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--label")
     parser.add_argument("--metrics", default="hit@10,ndcg@10")
+    parser.add_argument("--prefix", default="", help="table: only runs whose label starts with this")
     args, overrides = parser.parse_known_args()
     if args.what == "run":
         if not args.label:
             parser.error("run needs --label")
         run(args.out, args.label, [o for o in overrides if o != "--"])
     else:
-        table(args.out, args.metrics.split(","))
+        table(args.out, args.metrics.split(","), args.prefix)
 
 
 if __name__ == "__main__":

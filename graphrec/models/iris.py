@@ -30,9 +30,11 @@ Choices where the paper is silent (it gives no layer sizes, field layout or trai
   NAIS, which IRIS builds on);
 - no GBDT: the paper merges "high-impact features extracted by GBDT"; no trees here, the filtered features and
   the latent code enter the FM directly;
-- sizes d = 16 and D = 32, decoder hidden 64, β = 0.5, λ as NAIS; chosen on ML-100K validation (see
-  ``benchmarks/README.md``);
-- the latent codes and decoders train jointly with the ranker (one loss), not in a separate stage.
+- sizes d = 16 (NAIS' size), D = 32, decoder hidden 64, β = 0.5 and λ as NAIS, not tuned;
+  ``recon_weight`` 0.1 over 1.0, λ 1e-7 over 1e-5 and no FISM pre-training over ``pretrained_fism`` (equal
+  within noise) on ML-100K validation (``benchmarks/README.md``);
+- the latent codes and decoders train jointly with the ranker (one loss), not in a separate stage;
+- ``pretrained_fism`` (optional) starts P, Q and b_i from a FISM checkpoint, as NAIS does.
 
 Ablation switches: ``subspace=false`` replaces h by a linear projection of the standardised, concatenated
 features (the "direct fusion" the paper's Image-add-Text IRIS stands for, no reconstruction loss);
