@@ -33,15 +33,18 @@ def _parse_features(items: list[str]) -> dict[str, str]:
 
 
 def prepare(fmt: str, source: str | Path, name: str, root: str | Path | None = None, overwrite: bool = False,
-            features: dict[str, str] | None = None, text_encoder: str | None = None) -> Path:
+            features: dict[str, str] | None = None, text_encoder: str | None = None,
+            click_threshold: float | None = None) -> Path:
     """Import ``source`` in ``fmt`` layout, validate it, and write it atomically as ``<root>/<name>``.
 
     ``text_encoder`` (movielens only): how item text becomes the ``textual`` modality (auto | minilm | tfidf).
+    ``click_threshold`` (movielens only): the lowest rating whose impression counts as a click (default 4).
     """
     if fmt not in FORMATS:
         raise DataError(f"unknown format '{fmt}' (choose from {', '.join(sorted(FORMATS))})")
-    if text_encoder is not None and fmt != "movielens":
-        raise DataError(f"--text-encoder applies to the movielens format only, not '{fmt}'")
+    for option, value in (("--text-encoder", text_encoder), ("--click-threshold", click_threshold)):
+        if value is not None and fmt != "movielens":
+            raise DataError(f"{option} applies to the movielens format only, not '{fmt}'")
     source = Path(source).expanduser()
     if not source.exists():
         raise DataError(f"{source}: source path does not exist")
@@ -52,7 +55,8 @@ def prepare(fmt: str, source: str | Path, name: str, root: str | Path | None = N
             raise DataError(f"{path}: feature file for '{modality}' not found")
     with dataset_lock(name, root):
         remove_stale_temporaries(root)
-        options = {"text_encoder": text_encoder} if text_encoder is not None else {}
+        options = {key: value for key, value in (("text_encoder", text_encoder), ("click_threshold", click_threshold))
+                   if value is not None}
         ds = FORMATS[fmt](source, name, features, **options)
         ds = validate(ds, str(source))
         return write_dataset_locked(ds, root, overwrite=overwrite)
@@ -71,6 +75,8 @@ def data_main(argv: list[str]) -> None:
     p.add_argument("--text-encoder", default=None, choices=ENCODERS,
                    help="movielens: item text encoder for the 'textual' modality (default auto: MiniLM when the "
                         "'text' extra is installed, else TF-IDF + SVD)")
+    p.add_argument("--click-threshold", type=float, default=None,
+                   help="movielens: the lowest rating that counts as a click of its impression (default 4)")
     p.add_argument("--overwrite", action="store_true")
     ls = sub.add_parser("list", help="prepared datasets")
     ls.add_argument("--root", default=None)
@@ -82,7 +88,7 @@ def data_main(argv: list[str]) -> None:
     if args.cmd == "prepare":
         start = time.perf_counter()
         path = prepare(args.format, args.source, args.name, args.root, args.overwrite, _parse_features(args.feature),
-                       args.text_encoder)
+                       args.text_encoder, args.click_threshold)
         meta = read_meta(args.name, args.root)
         print(f"prepared '{args.name}' in {path} ({time.perf_counter() - start:.1f}s): {_summary(meta)}")
     elif args.cmd == "list":
@@ -110,4 +116,6 @@ def _summary(meta: dict) -> str:
         parts.append("features " + ", ".join(f"{k} {v}-d" for k, v in meta["modalities"].items()))
     if meta.get("has_timestamps"):
         parts.append("timestamps")
+    if meta.get("n_impressions"):
+        parts.append(f"{meta['n_impressions']:,} impressions")
     return ", ".join(parts)

@@ -111,16 +111,47 @@ def validate(ds: Dataset, where: str) -> Dataset:
     for name, feat in list(ds.features.items()):
         ds.features[name] = check_features(feat, ds.n_items, f"{where}: feature '{name}'")
     if ds.impressions:
-        imp_user = _as_ids(ds.impressions["user"], ds.n_users, f"{where}: impression user ids")
-        ds.impressions["user"] = imp_user
-        ds.impressions["item"] = _as_ids(ds.impressions["item"], ds.n_items, f"{where}: impression item ids")
-        ds.impressions["click"] = ds.impressions["click"].astype(np.int8)
+        ds.impressions = _checked_impressions(ds.impressions, ds.n_users, ds.n_items, where)
     for name, cat in ds.categories.items():
         if cat.shape != (ds.n_items,):
             raise DataError(f"{where}: category '{name}' has {cat.shape[0]} rows, expected {ds.n_items} items")
     if ds.tags:
         ds.tags["item"] = _as_ids(ds.tags["item"], ds.n_items, f"{where}: tag item ids")
     return _canonical_order(_deduplicate(ds, where))
+
+
+IMPRESSION_COLUMNS = ("user", "item", "timestamp", "click")
+
+
+def _checked_impressions(imp: dict[str, np.ndarray], n_users: int, n_items: int, where: str) -> dict[str, np.ndarray]:
+    """``user``, ``item``, ``timestamp``, ``click`` (0/1) and optional 0/1 labels or ``split``, one row each."""
+    missing = [c for c in IMPRESSION_COLUMNS if c not in imp]
+    if missing:
+        raise DataError(f"{where}: impressions lack {', '.join(missing)}")
+    n = imp["user"].shape[0]
+    for key, value in imp.items():
+        if value.shape != (n,):
+            raise DataError(f"{where}: impression column '{key}' has shape {value.shape}, expected ({n},)")
+    out = dict(imp)
+    out["user"] = _as_ids(imp["user"], n_users, f"{where}: impression user ids")
+    out["item"] = _as_ids(imp["item"], n_items, f"{where}: impression item ids")
+    timestamp = np.asarray(imp["timestamp"])
+    if not np.issubdtype(timestamp.dtype, np.number) or not np.isfinite(timestamp).all():
+        raise DataError(f"{where}: impression timestamps must be finite numbers")
+    out["timestamp"] = timestamp.astype(np.int64) if np.issubdtype(timestamp.dtype, np.integer) else timestamp
+    for key in imp:
+        if key in ("user", "item", "timestamp"):
+            continue
+        if key == "split":
+            out[key] = _as_split_labels(imp[key], f"{where}: impressions")
+            continue
+        bad = ~np.isin(imp[key], (0, 1))
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{where}: impression label '{key}' is {imp[key][first]!r} at row {first}, "
+                            f"expected 0 or 1")
+        out[key] = imp[key].astype(np.int8)
+    return out
 
 
 def _as_split_labels(labels: np.ndarray, where: str) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Importers from published dataset layouts to the canonical dataset. Each module has
 ``load(source: Path, name: str, features: dict[str, str] | None) -> Dataset``."""
 
-from graphrec.data.formats import diffmm, mmgcn, mmrec, movielens
+from graphrec.data.formats import diffmm, impressions, mmgcn, mmrec, movielens
 
-FORMATS = {"diffmm": diffmm.load, "mmgcn": mmgcn.load, "mmrec": mmrec.load, "movielens": movielens.load}
+FORMATS = {"diffmm": diffmm.load, "mmgcn": mmgcn.load, "mmrec": mmrec.load, "movielens": movielens.load,
+           "kuairand": impressions.load_kuairand, "microvideo": impressions.load_microvideo}

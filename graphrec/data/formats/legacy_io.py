@@ -6,6 +6,8 @@ builds NumPy arrays, SciPy sparse matrices and builtin containers, never arbitra
 
 from __future__ import annotations
 
+import csv
+import gzip
 import io
 import pickle
 from pathlib import Path
@@ -153,3 +155,32 @@ def modality_features(source: Path, names: dict[str, tuple[str, ...]], extra: di
     for modality, path in (extra or {}).items():
         feats[modality] = load_feature_file(Path(path))
     return feats
+
+
+def read_csv(path: Path, delimiter: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a UTF-8 CSV or TSV (quoted fields may span lines), plain or gzipped (``.gz``).
+
+    ``delimiter`` None: a tab when the header line has one, else a comma. Every row must have the header's
+    number of fields; anything else is a DataError naming the file and the line."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8") as f:
+            first = f.readline()
+            sep = delimiter or ("\t" if "\t" in first else ",")
+            f.seek(0)
+            rows = list(csv.reader(f, delimiter=sep))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not utf-8 text ({exc.reason} at byte {exc.start})") from None
+    except (csv.Error, OSError, EOFError) as exc:  # OSError / EOFError: a corrupt or truncated gzip stream
+        raise DataError(f"{path}: malformed {'gzip' if opener is gzip.open else 'CSV'} ({exc})") from None
+    while rows and not rows[-1]:
+        rows.pop()
+    if not rows:
+        raise DataError(f"{path}: empty file")
+    head, body = [h.strip() for h in rows[0]], rows[1:]
+    for i, row in enumerate(body, start=2):
+        if len(row) != len(head):
+            raise DataError(f"{path}: line {i} has {len(row)} fields, expected {len(head)} (truncated or malformed?)")
+    return head, body

@@ -6,6 +6,9 @@ order; items are all movies of the movie file (plus any rated movie missing from
 timestamps, titles (``extra.title``), genres as a multi-hot matrix (``extra.genres`` with
 ``extra.genre_names``) and, for ml-latest, free-text tags (``tag.item``/``tag.tag`` with ``extra.tag_names``).
 
+Every rating is also an impression (``impression.*``) for click-through tasks, clicked when the rating is at
+least ``click_threshold`` (default 4: "liked"), so a rated-but-disliked movie is a non-click.
+
 Two item modalities are derived from that metadata (A²BM²GL builds its MovieLens features from movie
 metadata): ``genre``, the multi-hot genre vector, and ``textual``, an embedding of "title. genres" by
 ``graphrec.data.text_features`` (all-MiniLM-L6-v2 when the optional ``text`` extra is installed, else
@@ -19,38 +22,18 @@ derived from the training split at training time.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from graphrec.data.dataset import Dataset
-from graphrec.data.formats.legacy_io import numeric_column, read_table
+from graphrec.data.formats.legacy_io import numeric_column, read_csv, read_table
 from graphrec.data.text_features import encode_texts
 from graphrec.errors import DataError
 
 ML100K_GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
                  "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
                  "War", "Western"]
-
-
-def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not utf-8 text ({exc.reason} at byte {exc.start})") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: malformed CSV ({exc})") from None
-    if not rows:
-        raise DataError(f"{path}: empty file")
-    head, body = rows[0], rows[1:]
-    for i, row in enumerate(body, start=2):
-        if len(row) != len(head):
-            raise DataError(f"{path}: line {i} has {len(row)} fields, expected {len(head)} (truncated or malformed?)")
-    return head, body
 
 
 def _multi_hot(genre_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -83,16 +66,16 @@ def _ratings_and_movies(source: Path):
             [m[2].split("|") for m in movies], None
     if (source / "ratings.csv").is_file():
         path = source / "ratings.csv"
-        head, rows = _read_csv(path)
+        head, rows = read_csv(path)
         idx = [head.index(c) if c in head else None for c in ("userId", "movieId", "rating", "timestamp")]
         if None in idx:
             raise DataError(f"{path}: expected columns userId, movieId, rating, timestamp (found {head})")
         cols = [numeric_column(rows, c, path, np.float64 if c == idx[2] else np.int64, 2) for c in idx]
-        mhead, movies = _read_csv(source / "movies.csv")
+        mhead, movies = read_csv(source / "movies.csv")
         ids = numeric_column(movies, mhead.index("movieId"), source / "movies.csv", first_line=2)
         genres = [[] if m[mhead.index("genres")] == "(no genres listed)" else m[mhead.index("genres")].split("|")
                   for m in movies]
-        tags = _read_csv(source / "tags.csv") if (source / "tags.csv").is_file() else None
+        tags = read_csv(source / "tags.csv") if (source / "tags.csv").is_file() else None
         return "ml-latest", cols, ids, [m[mhead.index("title")] for m in movies], genres, tags
     raise DataError(f"{source}: no MovieLens ratings file (u.data, ratings.dat or ratings.csv)")
 
@@ -102,7 +85,8 @@ def _item_texts(titles: np.ndarray, genre_lists: list[list[str]]) -> list[str]:
     return [". ".join(part for part in (str(t), " ".join(g)) if part) for t, g in zip(titles, genre_lists)]
 
 
-def load(source: Path, name: str, features: dict[str, str] | None = None, text_encoder: str = "auto") -> Dataset:
+def load(source: Path, name: str, features: dict[str, str] | None = None, text_encoder: str = "auto",
+         click_threshold: float = 4.0) -> Dataset:
     variant, (raw_user, raw_item, rating, timestamp), movie_ids, titles, genres, tags = _ratings_and_movies(source)
     if raw_user.size == 0:
         raise DataError(f"{source}: no ratings")
@@ -124,10 +108,13 @@ def load(source: Path, name: str, features: dict[str, str] | None = None, text_e
         known = np.isin(t_items, item_ids)
         tag_group = {"item": np.searchsorted(item_ids, t_items[known]), "tag": t_ids[known].astype(np.int64)}
         extras["tag_names"] = names
+    impressions = {"user": user.astype(np.int64), "item": item.astype(np.int64), "timestamp": timestamp,
+                   "click": (rating >= click_threshold).astype(np.int8)}
     texts = _item_texts(extras["title"], genre_lists)
     textual, encoder = encode_texts(texts, text_encoder)
     return Dataset(name=name, n_users=int(user_ids.size), n_items=int(item_ids.size), user=user.astype(np.int64),
                    item=item.astype(np.int64), rating=rating.astype(np.float32), timestamp=timestamp,
-                   tags=tag_group, extras=extras, features={"genre": multi_hot.astype(np.float32), "textual": textual},
+                   tags=tag_group, extras=extras, impressions=impressions, features={"genre": multi_hot.astype(np.float32), "textual": textual},
                    raw={"user_id": user_ids.astype(str), "item_id": item_ids.astype(str)},
-                   source={"format": "movielens", "variant": variant, "path": str(source), "text_encoder": encoder})
+                   source={"format": "movielens", "variant": variant, "path": str(source), "text_encoder": encoder,
+                           "click_threshold": float(click_threshold)})
