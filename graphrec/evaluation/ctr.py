@@ -1,0 +1,85 @@
+"""Click-through metrics over scored impressions (MTIN / ALPINE protocol), all vectorised over users.
+
+- ``auc``: one global ROC-AUC over all impressions, the Mann–Whitney statistic with tied scores counted half:
+  AUC = (Σ_{clicked} rank − n₊(n₊+1)/2) / (n₊ n₋), ranks averaged over ties.
+- ``logloss``: mean binary cross-entropy of the logits.
+- ``user_auc``: the same AUC within each user, averaged over the users having both a click and a non-click.
+- ``precision@K`` / ``recall@K`` / ``f1@K``: per user, candidates sorted by score (ties broken by position, a
+  deterministic order), hits = clicks among the first min(K, n_u); P = hits / min(K, n_u), R = hits / #clicks
+  (0 for a user without clicks, as in ALPINE's released code); both averaged over the users with candidates,
+  F1 = 2PR / (P + R) from the averages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CTR_METRICS = ("auc", "user_auc", "logloss")
+CTR_AT_K = ("precision", "recall", "f1")
+
+
+def _tied_ranks(group: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """1-based ranks of ``score`` within each ``group`` (ties averaged), and the order that sorts them."""
+    order = np.lexsort((score, group))
+    g, s = group[order], score[order]
+    new_run = np.r_[True, (g[1:] != g[:-1]) | (s[1:] != s[:-1])]
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    pos = np.arange(g.size)
+    run_id = np.cumsum(new_run) - 1
+    run_first = pos[new_run]
+    run_last = np.r_[run_first[1:], g.size] - 1
+    group_first = pos[new_group][np.cumsum(new_group) - 1]
+    ranks = np.empty(g.size)
+    ranks[order] = (run_first[run_id] + run_last[run_id]) / 2.0 - group_first + 1.0
+    return ranks, order
+
+
+def grouped_auc(group: np.ndarray, label: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AUC per group (NaN where a group lacks a click or a non-click) and the groups' ids (sorted)."""
+    group = np.asarray(group, np.int64)
+    label = np.asarray(label).astype(bool)
+    ranks, _ = _tied_ranks(group, np.asarray(score, np.float64))
+    ids, inverse = np.unique(group, return_inverse=True)
+    n_pos = np.bincount(inverse, weights=label, minlength=ids.size)
+    n_all = np.bincount(inverse, minlength=ids.size)
+    rank_sum = np.bincount(inverse, weights=ranks * label, minlength=ids.size)
+    n_neg = n_all - n_pos
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan), ids
+
+
+def logloss(label: np.ndarray, logit: np.ndarray) -> float:
+    """Mean of −[y log σ(z) + (1 − y) log(1 − σ(z))], computed stably from logits."""
+    z, y = np.asarray(logit, np.float64), np.asarray(label, np.float64)
+    return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+
+
+def precision_recall_at(user: np.ndarray, label: np.ndarray, score: np.ndarray, k: int) -> tuple[float, float]:
+    """User-averaged P@K = hits / min(K, n_u) and R@K = hits / #clicks (0 without clicks)."""
+    user = np.asarray(user, np.int64)
+    label = np.asarray(label).astype(bool)
+    order = np.lexsort((np.arange(user.size), -np.asarray(score, np.float64), user))
+    u, y = user[order], label[order]
+    ids, first, n = np.unique(u, return_index=True, return_counts=True)
+    rank = np.arange(u.size) - np.repeat(first, n)
+    top = rank < k
+    hits = np.bincount(np.repeat(np.arange(ids.size), n), weights=(y & top), minlength=ids.size)
+    clicks = np.bincount(np.repeat(np.arange(ids.size), n), weights=y, minlength=ids.size)
+    precision = hits / np.minimum(k, n)
+    recall = np.divide(hits, clicks, out=np.zeros_like(hits), where=clicks > 0)
+    return float(precision.mean()), float(recall.mean())
+
+
+def ctr_metrics(user: np.ndarray, label: np.ndarray, logit: np.ndarray, ks: tuple[int, ...] = (10, 50)) -> dict[str, float]:
+    """Every metric of the module docstring for one split's impressions."""
+    label = np.asarray(label).astype(bool)
+    out = {"auc": float(grouped_auc(np.zeros(label.size, np.int64), label, logit)[0][0]),
+           "user_auc": float(np.nanmean(a)) if np.isfinite(a := grouped_auc(user, label, logit)[0]).any()
+           else float("nan"),
+           "logloss": logloss(label, logit)}
+    for k in ks:
+        p, r = precision_recall_at(user, label, logit, k)
+        out[f"precision@{k}"], out[f"recall@{k}"] = p, r
+        out[f"f1@{k}"] = 2 * p * r / (p + r) if p + r > 0 else 0.0
+    return out
