@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from graphrec.data.histories import last_before
+from graphrec.data.histories import HistoryIndex
 from graphrec.evaluation.ctr import ctr_metrics, grouped_auc, logloss, precision_recall_at
 
 
@@ -21,7 +21,7 @@ def test_histories_are_the_last_records_strictly_before_each_query(seed):
     n = 300
     user, item, time = rng.integers(0, 7, n), rng.integers(0, 50, n), rng.integers(0, 40, n)  # many equal times
     pool = rng.random(n) < 0.6
-    hist = last_before(user[pool], item[pool], time[pool], user, time, length=5, pad=50)
+    hist = HistoryIndex(user[pool], item[pool], time[pool]).query(user, time, length=5, pad=50)
     expected = reference_histories(user[pool], item[pool], time[pool], user, time, 5)
     times_pool = time[pool]
     for q, rows in enumerate(expected):
@@ -36,15 +36,16 @@ def test_histories_are_the_last_records_strictly_before_each_query(seed):
 
 
 def test_histories_exclude_the_impression_itself_and_simultaneous_ones():
-    hist = last_before(np.array([0, 0, 0, 1]), np.array([10, 11, 12, 13]), np.array([1, 2, 2, 1]),
-                       np.array([0, 0, 1, 2]), np.array([2, 3, 1, 5]), length=3, pad=-1)
+    # user 0 has records at t = 1, 2, 2; a query at t = 2 sees only t = 1, one at t = 3 sees all three
+    index = HistoryIndex(np.array([0, 0, 0, 1]), np.array([10, 11, 12, 13]), np.array([1, 2, 2, 1]))
+    hist = index.query(np.array([0, 0, 1, 2]), np.array([2, 3, 1, 5]), length=3, pad=-1)
     assert hist.items.tolist() == [[10, -1, -1], [10, 11, 12], [-1, -1, -1], [-1, -1, -1]]
     assert hist.lengths.tolist() == [1, 3, 0, 0]
 
 
 def test_empty_pool_gives_empty_histories():
-    hist = last_before(np.array([], np.int64), np.array([], np.int64), np.array([], np.int64), np.array([0, 1]),
-                       np.array([5, 6]), length=2, pad=9)
+    index = HistoryIndex(np.array([], np.int64), np.array([], np.int64), np.array([], np.int64))
+    hist = index.query(np.array([0, 1]), np.array([5, 6]), length=2, pad=9)
     assert hist.items.tolist() == [[9, 9], [9, 9]] and hist.lengths.tolist() == [0, 0]
 
 

@@ -5,9 +5,10 @@ history is the user's last ``length`` pool records with time strictly before t, 
 
     H(u, t) = the last L of [r ∈ pool : user(r) = u, time(r) < t], sorted by time.
 
-One sort of the pool by (user, time), one ``searchsorted`` per query for the end of its prefix and one for the
-start of its user's block, then a single gather: no Python loop over users or impressions. A record at exactly
-the query's time is excluded, so an impression never sees itself or anything simultaneous with it.
+One sort of the pool by (user, time) (``HistoryIndex``), then per batch of queries one ``searchsorted`` for the
+end of its prefix, one for the start of its user's block and a single gather: no Python loop over users or
+impressions. A record at exactly the query's time is excluded, so an impression never sees itself or anything
+simultaneous with it.
 """
 
 from __future__ import annotations
@@ -32,25 +33,33 @@ class Histories:
         return np.arange(self.items.shape[1])[None, :] < self.lengths[:, None]
 
 
-def last_before(pool_user: np.ndarray, pool_item: np.ndarray, pool_time: np.ndarray, query_user: np.ndarray,
-                query_time: np.ndarray, length: int, pad: int) -> Histories:
-    """The last ``length`` pool records of each query's user strictly before its time (see the module doc)."""
-    if length < 1:
-        raise ValueError(f"history length must be at least 1, got {length}")
-    pool_user, query_user = np.asarray(pool_user, np.int64), np.asarray(query_user, np.int64)
-    times = np.unique(np.concatenate([np.asarray(pool_time), np.asarray(query_time)]))
-    n_ranks = np.int64(times.size + 1)
-    pool_key = pool_user * n_ranks + np.searchsorted(times, pool_time)
-    order = np.argsort(pool_key, kind="stable")
-    pool_key, items, when = pool_key[order], np.asarray(pool_item)[order], np.asarray(pool_time)[order]
-    end = np.searchsorted(pool_key, query_user * n_ranks + np.searchsorted(times, query_time), side="left")
-    start = np.searchsorted(pool_key, query_user * n_ranks, side="left")
-    lengths = np.minimum(end - start, length)
-    index = (end - lengths)[:, None] + np.arange(length)[None, :]
-    valid = np.arange(length)[None, :] < lengths[:, None]
-    index = np.where(valid, index, 0)
-    if items.size == 0:
-        q = query_user.shape[0]
-        return Histories(np.full((q, length), pad, np.int64), np.zeros((q, length), when.dtype), lengths)
-    return Histories(np.where(valid, items[index], pad).astype(np.int64), np.where(valid, when[index], 0),
-                     lengths.astype(np.int64))
+class HistoryIndex:
+    """A pool of (user, item, time) records sorted once by (user, time), answering history queries in batches.
+
+    Keys are ``user · (T + 1) + rank(time)`` with ``rank`` over the pool's distinct times; a query at time t
+    looks up ``user · (T + 1) + #{pool times < t}``, so ``searchsorted`` lands exactly after the user's last
+    record strictly before t, whatever the time unit."""
+
+    def __init__(self, user: np.ndarray, item: np.ndarray, time: np.ndarray):
+        self.times = np.unique(np.asarray(time))
+        self.stride = np.int64(self.times.size + 1)
+        key = np.asarray(user, np.int64) * self.stride + np.searchsorted(self.times, time)
+        order = np.argsort(key, kind="stable")
+        self.key, self.item, self.time = key[order], np.asarray(item, np.int64)[order], np.asarray(time)[order]
+
+    def __len__(self) -> int:
+        return int(self.key.size)
+
+    def query(self, user: np.ndarray, time: np.ndarray, length: int, pad: int) -> Histories:
+        """The last ``length`` records of each (user, time) query strictly before its time (module doc)."""
+        if length < 1:
+            raise ValueError(f"history length must be at least 1, got {length}")
+        user = np.asarray(user, np.int64)
+        end = np.searchsorted(self.key, user * self.stride + np.searchsorted(self.times, time), side="left")
+        start = np.searchsorted(self.key, user * self.stride, side="left")
+        lengths = np.minimum(end - start, length).astype(np.int64)
+        valid = np.arange(length)[None, :] < lengths[:, None]
+        if len(self) == 0:
+            return Histories(np.full(valid.shape, pad, np.int64), np.zeros(valid.shape, self.time.dtype), lengths)
+        index = np.where(valid, (end - lengths)[:, None] + np.arange(length)[None, :], 0)
+        return Histories(np.where(valid, self.item[index], pad), np.where(valid, self.time[index], 0), lengths)
