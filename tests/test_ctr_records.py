@@ -87,3 +87,38 @@ def test_training_batches_hold_training_impressions_only(world):
     train = {(int(u), int(i), int(t)) for u, i, t in
              zip(imp["user"][labels == 0], imp["item"][labels == 0], imp["timestamp"][labels == 0])}
     assert keys == train
+
+
+class ItemScore(torch.nn.Module):
+    """A click model scoring each impression by a fixed per-item value (enough to check the task's plumbing)."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = torch.nn.Parameter(torch.as_tensor(values, dtype=torch.float32))
+
+    def predict(self, batch):
+        return self.values[batch["item"]]
+
+
+def test_ctr_task_evaluates_every_impression_of_the_part(world):
+    from omegaconf import OmegaConf
+
+    from graphrec.evaluation.ctr import ctr_metrics
+    from graphrec.tasks.ctr import CtrTask
+
+    imp = world.impressions
+    labels = split_impressions(imp, "temporal")
+    metrics = ["auc", "user_auc", "logloss", "precision@10", "recall@10", "f1@50"]
+    task = CtrTask(OmegaConf.create({"metrics": metrics, "block_size": 37}),
+                   CtrRecords(imp, labels, world.n_items, history_length=4), world.name)
+    values = np.random.default_rng(0).normal(size=world.n_items)
+    got = task.evaluate(ItemScore(values), "test")
+    test = labels == 2
+    expected = ctr_metrics(imp["user"][test], imp["click"][test], values[imp["item"][test]].astype(np.float32),
+                           (10, 50))
+    assert {k: got[k] for k in metrics} == pytest.approx({k: expected[k] for k in metrics})
+    assert got["n_users"] == np.unique(imp["user"][test]).size
+    epochs = task.batches(ItemScore(values), 100)
+    assert len(epochs) == -(-int((labels == 0).sum()) // 100) == len(list(epochs.epoch(torch.Generator())))
+    with pytest.raises(ConfigError, match=r"'hit@10' is not available with eval.protocol=ctr .*auc"):
+        CtrTask(OmegaConf.create({"metrics": ["hit@10"]}), task.records, world.name)

@@ -12,7 +12,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
+
 import numpy as np
+import torch
+
+from graphrec.evaluation.metrics import check_metrics, parse_metric
 
 CTR_METRICS = ("auc", "user_auc", "logloss")
 CTR_AT_K = ("precision", "recall", "f1")
@@ -83,3 +89,39 @@ def ctr_metrics(user: np.ndarray, label: np.ndarray, logit: np.ndarray, ks: tupl
         out[f"precision@{k}"], out[f"recall@{k}"] = p, r
         out[f"f1@{k}"] = 2 * p * r / (p + r) if p + r > 0 else 0.0
     return out
+
+
+class CtrEvaluator:
+    """Scores one part's impressions with ``model.predict(batch) -> logits [B]`` and reports the requested
+    metrics (names as in the module doc; ``precision@K`` etc. for any K)."""
+
+    at_k, plain = CTR_AT_K, CTR_METRICS
+
+    @classmethod
+    def check(cls, metrics: list[str]) -> None:
+        check_metrics(metrics, cls.at_k, cls.plain, "ctr")
+
+    def __init__(self, metrics: list[str], batch_size: int = 4096):
+        self.check(metrics)
+        self.metrics, self.batch_size = list(metrics), int(batch_size)
+        self.ks = tuple(sorted({k for name, k in map(parse_metric, self.metrics) if k is not None}))
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module, batches: Iterable[dict[str, torch.Tensor]]) -> dict[str, float]:
+        start = time.perf_counter()
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        users, labels, logits = [], [], []
+        try:
+            for batch in batches:
+                users.append(batch["user"].numpy())
+                labels.append(batch["label"].numpy())
+                logits.append(model.predict({k: v.to(device) for k, v in batch.items()}).float().cpu().numpy())
+        finally:
+            model.train(was_training)
+        user, label, logit = (np.concatenate(x) for x in (users, labels, logits))
+        values = ctr_metrics(user, label, logit, self.ks)
+        out = {key: values[key] for key in self.metrics}
+        out.update(n_users=int(np.unique(user).size), n_users_skipped=0, eval_s=time.perf_counter() - start)
+        return out
