@@ -12,11 +12,13 @@ from omegaconf import DictConfig
 from graphrec.data.splits import PROTOCOLS
 from graphrec.data.storage import check_name
 from graphrec.errors import ConfigError
+from graphrec.tasks.ctr_data import SPLITS as CTR_SPLITS
+from graphrec.evaluation.ctr import CtrEvaluator
 from graphrec.evaluation.full_ranking import FullRankingEvaluator
 from graphrec.evaluation.sampled import SampledEvaluator
 from graphrec.training.trainer import TrainerConfig
 
-EVALUATORS = {"full": FullRankingEvaluator, "sampled": SampledEvaluator}
+EVALUATORS = {"full": FullRankingEvaluator, "sampled": SampledEvaluator, "ctr": CtrEvaluator}
 
 
 def _positive_int(value, field: str) -> None:
@@ -27,8 +29,9 @@ def _positive_int(value, field: str) -> None:
 def check_eval(ecfg: DictConfig) -> None:
     if ecfg.protocol not in EVALUATORS:
         raise ConfigError(f"eval.protocol: expected one of {', '.join(EVALUATORS)}, got '{ecfg.protocol}'")
-    if ecfg.split not in PROTOCOLS:
-        raise ConfigError(f"eval.split: unknown protocol '{ecfg.split}' (choose from {', '.join(PROTOCOLS)})")
+    splits = CTR_SPLITS if ecfg.protocol == "ctr" else PROTOCOLS
+    if ecfg.split not in splits:
+        raise ConfigError(f"eval.split: unknown protocol '{ecfg.split}' (choose from {', '.join(splits)})")
     metrics = list(ecfg.metrics or [])
     if not metrics:
         raise ConfigError("eval.metrics: the list is empty")
@@ -38,6 +41,8 @@ def check_eval(ecfg: DictConfig) -> None:
     _positive_int(ecfg.block_size, "eval.block_size")
     if ecfg.protocol == "sampled":
         _positive_int(ecfg.n_negatives, "eval.n_negatives")
+    if ecfg.protocol == "ctr":
+        _positive_int(ecfg.history_length, "eval.history_length")
     if not isinstance(ecfg.split_seed, int) or isinstance(ecfg.split_seed, bool):
         raise ConfigError(f"eval.split_seed: expected an integer, got {ecfg.split_seed!r}")
 

@@ -25,7 +25,8 @@ from graphrec.data.synthetic import generate_world
 from graphrec.errors import ConfigError, DataError
 from graphrec.graphs.store import GraphStore, TrainingGraphInput
 from graphrec.models.base import Recommender
-from graphrec.tasks import TASKS, RankingTask
+from graphrec.tasks import TASKS, CtrTask, RankingTask
+from graphrec.tasks.ctr_data import ImpressionSplit, build_records
 
 log = logging.getLogger("graphrec")
 
@@ -129,13 +130,13 @@ def graph_store(cfg: DictConfig, ds: Dataset, train_index: np.ndarray) -> GraphS
 class Experiment:
     cfg: DictConfig
     dataset: Dataset
-    split: Split
+    split: Split | ImpressionSplit
     device: torch.device
     model: Recommender
     parts: dict[str, tuple[torch.Tensor, torch.Tensor]]
     csr: dict[str, InteractionIndex]
     graph_build_s: float
-    task: RankingTask
+    task: RankingTask | CtrTask
     dataset_fingerprint: str = ""
 
     @property
@@ -176,6 +177,8 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     dataset_fp = fingerprint(ds)
     log.info(f"dataset {ds.name}: {ds.n_users:,} users, {ds.n_items:,} items, {ds.n_interactions:,} interactions, "
              f"features {sorted(ds.features) or 'none'} ({time.perf_counter() - start:.1f} s)")
+    if cfg.eval.protocol == "ctr":
+        return _ctr_experiment(cfg, ds, device, dataset_fp)
     split = split_dataset(ds, cfg.eval)
     log.info(f"split {split.protocol}: " + ", ".join(f"{k} {v:,}" for k, v in split.counts().items())
              + (f"; {split.train_only_users:,} users with too few interactions for a held-out item stay in "
@@ -202,8 +205,28 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     if specs:
         cached = sum(store.cache_hits.values())
         log.info(f"graphs: {len(specs)} ({', '.join(specs)}), {cached} of them from the cache ({graph_build_s:.1f} s)")
-    if model.task not in TASKS:
-        raise ConfigError(f"model {type(model).__name__}: task '{model.task}' is not one of {', '.join(TASKS)}")
+    if model.task != "ranking":
+        raise ConfigError(f"model {type(model).__name__} serves the '{model.task}' task: use eval={model.task}")
     everything = InteractionIndex(torch.from_numpy(ds.user), torch.from_numpy(ds.item), ds.n_users, ds.n_items)
     task = TASKS[model.task](cfg.eval, parts, csr, everything, ds.name)
     return Experiment(cfg, ds, split, device, model, parts, csr, graph_build_s, task, dataset_fp)
+
+
+def _ctr_experiment(cfg: DictConfig, ds: Dataset, device: torch.device, dataset_fp: str) -> Experiment:
+    """The ``ctr`` task's experiment: impressions split and their histories, a click-through model, no graphs."""
+    records, split = build_records(ds, cfg.eval)
+    log.info(f"split {split.protocol}: " + ", ".join(f"{k} {v:,} impressions" for k, v in split.counts().items())
+             + f"; histories of the last {records.length} clicks and non-clicks")
+    seed_everything(int(cfg.seed), bool(cfg.get("deterministic", True)))
+    features = {m: torch.from_numpy(f) for m, f in ds.features.items()}
+    model = instantiate_model(cfg.model, ds.n_users, ds.n_items, features).to(device)
+    if model.task != "ctr":
+        raise ConfigError(f"model {type(model).__name__} serves the '{model.task}' task, not eval=ctr "
+                          f"(choose a click-through model, or another eval)")
+    if model.graph_specs():
+        raise ConfigError(f"model {type(model).__name__}: graphs are not built for the ctr task yet")
+    log.info(f"model {cfg.model.get('name', type(model).__name__)}: {model.num_parameters():,} parameters on {device}")
+    for path in load_pretrained(model, cfg.model, cfg.eval, dataset_fp):
+        log.info(f"model initialised from {path}")
+    task = TASKS["ctr"](cfg.eval, records, ds.name)
+    return Experiment(cfg, ds, split, device, model, {}, {}, 0.0, task, dataset_fp)

@@ -1,13 +1,13 @@
 """Tasks: what is learned from which records and how it is judged (``../DESIGN.md``, "Tasks").
 
 The trainer knows a task's ``batches()`` and ``evaluate(model, part)``; the experiment builds the task a
-model declares (``Recommender.task``). Only ``ranking`` is built by the experiment so far. ``ctr``
-(``graphrec.tasks.ctr.CtrTask`` over ``ctr_data``'s impression splits and time-causal histories) has its
-batches and evaluator; the experiment does not build it yet (no click-through model exists).
+model declares (``Recommender.task``) under the protocol ``eval=`` names: ``ranking`` (full or sampled) and
+``ctr`` (``eval=ctr``: impressions with time-causal histories, ``ctr_data``).
 """
 
+from graphrec.tasks.ctr import CtrTask
 from graphrec.tasks.ranking import RankingTask
 
-TASKS = {"ranking": RankingTask}
+TASKS = {"ranking": RankingTask, "ctr": CtrTask}
 
-__all__ = ["RankingTask", "TASKS"]
+__all__ = ["CtrTask", "RankingTask", "TASKS"]

@@ -21,6 +21,7 @@ A batch is a dict of tensors: ``user``, ``item``, ``label`` (float 0/1), ``time`
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -31,6 +32,16 @@ from graphrec.errors import ConfigError, DataError
 SPLITS = ("temporal", "day", "fixed")
 PARTS = {"train": 0, "valid": 1, "test": 2}
 DAY_S = 86_400
+MS_THRESHOLD = 1e11  # unix seconds reach 1e11 in the year 5138; unix milliseconds passed it in 1973
+
+
+def time_unit(value: float | str, times: np.ndarray) -> float:
+    """Seconds per timestamp unit: ``value``, or for ``auto`` 1e-3 when the times look like unix milliseconds."""
+    if value == "auto":
+        return 1e-3 if times.size and float(np.abs(times).max()) > MS_THRESHOLD else 1.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"eval.time_unit_s: expected a positive number of seconds or 'auto', got {value!r}")
+    return float(value)
 
 
 def split_impressions(imp: dict[str, np.ndarray], how: str, ratios: Sequence[float] = (0.8, 0.1, 0.1),
@@ -116,3 +127,28 @@ class CtrRecords:
             rows = rows[torch.randperm(rows.size, generator=generator).numpy()]
         for start in range(0, rows.size, batch_size):
             yield self.batch(part, rows[start:start + batch_size])
+
+
+@dataclass(frozen=True)
+class ImpressionSplit:
+    """The split of a ctr run, as results.json reports it (``protocol``, ``counts()``)."""
+
+    protocol: str
+    labels: np.ndarray
+    train_only_users: int = 0
+
+    def counts(self) -> dict[str, int]:
+        counts = np.bincount(self.labels.astype(np.int64), minlength=3)
+        return {name: int(counts[level]) for name, level in PARTS.items()}
+
+
+def build_records(ds, ecfg) -> tuple[CtrRecords, ImpressionSplit]:
+    """The dataset's impressions split by ``eval.*`` (``conf/eval/ctr.yaml``), or a DataError without any."""
+    if not ds.impressions:
+        raise DataError(f"dataset '{ds.name}' has no impressions: click-through models need an impression log "
+                        f"(graphrec data prepare kuairand | microvideo | movielens)")
+    imp = ds.impressions
+    labels = split_impressions(imp, ecfg.split, list(ecfg.ratios), int(ecfg.valid_days), int(ecfg.test_days),
+                               time_unit(ecfg.time_unit_s, np.asarray(imp["timestamp"])))
+    records = CtrRecords(imp, labels, ds.n_items, int(ecfg.history_length))
+    return records, ImpressionSplit(f"ctr-{ecfg.split}", labels)

@@ -1,0 +1,53 @@
+"""The ctr task end to end: a click-through model trained and judged through the one trainer, and the
+start-up errors when model, protocol and data do not fit."""
+
+import json
+
+import pytest
+
+from graphrec.errors import ConfigError, DataError
+from graphrec.experiment import build_experiment
+from graphrec.training.run import run_training
+
+CTR_METRICS = ["auc", "user_auc", "logloss", "precision@10", "recall@10", "f1@10", "precision@50", "recall@50",
+               "f1@50"]
+
+
+def test_din_trains_on_impressions_and_reports_every_ctr_metric(make_cfg, tmp_path):
+    cfg = make_cfg("model=din", "dataset.synthetic.n_items=400", "trainer.epochs=3")
+    assert cfg.eval.protocol == "ctr"  # the model config chooses its protocol
+    res = run_training(cfg, tmp_path / "run")
+    assert set(CTR_METRICS) <= set(res["test"]) and set(CTR_METRICS) <= set(res["valid"])
+    # clicks follow the user's interests, non-clicks are popularity draws: the histories make them separable
+    assert res["test"]["auc"] > 0.75 and res["test"]["user_auc"] > 0.75, res["test"]
+    assert res["protocol"] == "ctr-temporal" and res["split_counts"]["test"] > 0
+    header = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {f"valid/{m}" for m in CTR_METRICS} <= set(header)
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["test"] == res["test"]
+
+
+def test_model_and_protocol_must_agree(make_cfg):
+    with pytest.raises(ConfigError, match="serves the 'ranking' task, not eval=ctr"):
+        build_experiment(make_cfg("model=mf", "eval=ctr"))
+    with pytest.raises(ConfigError, match="serves the 'ctr' task: use eval=ctr"):
+        build_experiment(make_cfg("model=din", "eval=default"))
+
+
+def test_ctr_needs_impressions(make_cfg, tmp_path):
+    from graphrec.data.storage import save_dataset
+    from graphrec.data.synthetic import generate_world
+
+    ds = generate_world(n_users=50, n_items=60, seed=0, name="noimp")
+    ds.impressions = {}
+    save_dataset(ds, tmp_path / "data")
+    with pytest.raises(DataError, match="dataset 'noimp' has no impressions"):
+        build_experiment(make_cfg("model=din", "dataset=prepared", "dataset.name=noimp", small=False))
+
+
+@pytest.mark.parametrize("override, field", [("eval.split=loo", "eval.split"), ("eval.metrics=[hit@10]", "hit@10"),
+                                             ("eval.history_length=0", "eval.history_length")])
+def test_ctr_config_errors_at_start_up(make_cfg, override, field):
+    from graphrec.checks import check_run_config
+
+    with pytest.raises(ConfigError, match=field):
+        check_run_config(make_cfg("model=din", override))
