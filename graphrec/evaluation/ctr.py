@@ -24,8 +24,8 @@ CTR_METRICS = ("auc", "user_auc", "logloss")
 CTR_AT_K = ("precision", "recall", "f1")
 
 
-def _tied_ranks(group: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """1-based ranks of ``score`` within each ``group`` (ties averaged), and the order that sorts them."""
+def _tied_ranks(group: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``score`` within each ``group`` (ties averaged)."""
     order = np.lexsort((score, group))
     g, s = group[order], score[order]
     new_run = np.r_[True, (g[1:] != g[:-1]) | (s[1:] != s[:-1])]
@@ -37,14 +37,14 @@ def _tied_ranks(group: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.nd
     group_first = pos[new_group][np.cumsum(new_group) - 1]
     ranks = np.empty(g.size)
     ranks[order] = (run_first[run_id] + run_last[run_id]) / 2.0 - group_first + 1.0
-    return ranks, order
+    return ranks
 
 
 def grouped_auc(group: np.ndarray, label: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """AUC per group (NaN where a group lacks a click or a non-click) and the groups' ids (sorted)."""
     group = np.asarray(group, np.int64)
     label = np.asarray(label).astype(bool)
-    ranks, _ = _tied_ranks(group, np.asarray(score, np.float64))
+    ranks = _tied_ranks(group, np.asarray(score, np.float64))
     ids, inverse = np.unique(group, return_inverse=True)
     n_pos = np.bincount(inverse, weights=label, minlength=ids.size)
     n_all = np.bincount(inverse, minlength=ids.size)
@@ -68,10 +68,10 @@ def precision_recall_at(user: np.ndarray, label: np.ndarray, score: np.ndarray, 
     order = np.lexsort((np.arange(user.size), -np.asarray(score, np.float64), user))
     u, y = user[order], label[order]
     ids, first, n = np.unique(u, return_index=True, return_counts=True)
-    rank = np.arange(u.size) - np.repeat(first, n)
-    top = rank < k
-    hits = np.bincount(np.repeat(np.arange(ids.size), n), weights=(y & top), minlength=ids.size)
-    clicks = np.bincount(np.repeat(np.arange(ids.size), n), weights=y, minlength=ids.size)
+    top = np.arange(u.size) - np.repeat(first, n) < k  # position within the user's sorted candidates
+    row = np.repeat(np.arange(ids.size), n)
+    hits = np.bincount(row, weights=(y & top), minlength=ids.size)
+    clicks = np.bincount(row, weights=y, minlength=ids.size)
     precision = hits / np.minimum(k, n)
     recall = np.divide(hits, clicks, out=np.zeros_like(hits), where=clicks > 0)
     return float(precision.mean()), float(recall.mean())

@@ -115,7 +115,7 @@ class CtrRecords:
         for name, click in (("pos", 1), ("neg", 0)):
             hist = self._pool(part, click).query(user, time, self.length, pad=self.n_items)
             out[f"{name}_items"] = torch.from_numpy(hist.items)
-            out[f"{name}_times"] = torch.from_numpy(np.ascontiguousarray(hist.times))
+            out[f"{name}_times"] = torch.from_numpy(hist.times)
             out[f"{name}_lengths"] = torch.from_numpy(hist.lengths)
         return out
 
