@@ -225,6 +225,9 @@ def _ctr_experiment(cfg: DictConfig, ds: Dataset, device: torch.device, dataset_
                           f"(choose a click-through model, or another eval)")
     if model.graph_specs():
         raise ConfigError(f"model {type(model).__name__}: graphs are not built for the ctr task yet")
+    train = records.rows("train")
+    model.init_from_training(*(torch.from_numpy(a[train]).to(device)
+                               for a in (records.user, records.item, records.click, records.time)))
     log.info(f"model {cfg.model.get('name', type(model).__name__)}: {model.num_parameters():,} parameters on {device}")
     for path in load_pretrained(model, cfg.model, cfg.eval, dataset_fp):
         log.info(f"model initialised from {path}")

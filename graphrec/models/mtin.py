@@ -1,0 +1,164 @@
+"""MTIN: Multi-scale Time-aware user Interest modeling Network (Jiang, Wang, Wei, Gao, Wang & Nie, ACM MM 2020),
+a click-through model for ``eval=ctr``.
+
+Per branch (the clicked history H_pos and, with its own parameters and memory, the non-clicked H_neg; §4.3):
+1. interest group routing unit: matching scores p_{g←j} of every history item against the user's interest
+   memory M_u = [c_1 … c_s] (item–group co-attention, eq. 2–4), then Algorithm 1 (discount ξ_g, threshold ε)
+   assigns each item to at most one group (``graphrec.models.mtin_layers``);
+2. item-level temporal mask network: p parallel exponential-decay masks inside each group give r_g (eq. 5–7);
+3. group-level interest mask network: h_p = Σ_g 1[w_pg > τ] r_g (eq. 8–10); the slot's representation is
+   c_p + r_p + h_p (the item- and group-level interests summed and added to the memory slot, §4.3);
+4. q = Σ_p (c_p + r_p + h_p) (eq. 11) and a two-layer MLP on [q ; x_e] gives P(x_e | H).
+The click logit is the linear combination a · P(x_e | H_pos) + b · P(x_e | H_neg) + c (§4.4), trained with the
+log loss of eq. 12 plus λ/2 · the squared norm of the embedding and memory rows a batch uses.
+
+Items: an ID embedding plus a projection of the item's features (all modalities, standardised) where the dataset
+has features (visual on MicroVideo-1.7M / KuaiShou; genres on MovieLens); ID embeddings only otherwise
+(the KuaiRand log here). Variants: ``memory_init: random`` is MTIN-P, ``n_groups: 1`` is MTIN-I.
+
+Choices and deviations, with reasons:
+- The paper does not say how M_u is pre-trained. Here it is initialised (``init_from_training``) as the k-means
+  centres (s clusters, a few Lloyd steps, vectorised over users) of the initial item vectors of the user's last
+  ``memory_init_items`` training clicks (non-clicks for the H_neg memory), then learned with the model; MTIN-P
+  starts it at N(0, 0.01²) and learns it the same way. The memory is a per-user parameter, not overwritten by a
+  forward pass ("added to the memory" is the sum c_p + r_p + h_p), so a batch never changes another's input.
+- Matching scores are squashed by a sigmoid: Algorithm 1 divides p by ξ_g ≥ 1, which only lowers a score when
+  it is positive, and ε is then a threshold in (0, 1).
+- The routing is vectorised: all items of an iteration move at once against the previous iteration's group
+  averages (the paper visits the items one by one, each seeing the moves before it). An empty group has
+  average 0, so the first iteration assigns every item whose score passes ε to its best slot.
+- The discrete assignment carries no gradient; each item enters its group scaled by its discounted score
+  p^(d) (its "group weight"), which lets the co-attention learn and is the discount's effect on the groups.
+- Eq. 9's 0/1 mask has no gradient, which would leave W_h untrained; its gradient is passed straight through
+  from w (forward values are the paper's 0/1).
+- Masks decay over positions inside a group (eq. 6's i − j), not wall-clock time. ω_k = softplus(θ_k) starts
+  log-spaced so that the p masks begin at different scales. W^k is shared by the groups (the group index is
+  only a memory slot, the same for every user, so per-group weights would tie a mask to an arbitrary slot).
+- σ in eq. 2 and 4 is ReLU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from graphrec.data.histories import HistoryIndex
+from graphrec.errors import ConfigError
+from graphrec.models.ctr_common import ClickModel, ItemVectors, history, mlp
+from graphrec.models.mtin_layers import InterestMask, MatchingScores, TemporalMasks, interest_routing
+
+
+class InterestBranch(nn.Module):
+    """One branch (H_pos or H_neg): routing, temporal masks, interest mask, prediction MLP."""
+
+    def __init__(self, n_users: int, dim: int, n_groups: int, n_masks: int, threshold: float, hidden: int):
+        super().__init__()
+        self.n_groups, self.dim = int(n_groups), int(dim)
+        self.memory = nn.Embedding(n_users, n_groups * dim)
+        nn.init.normal_(self.memory.weight, std=0.01)
+        self.matching = MatchingScores(dim)
+        self.temporal = TemporalMasks(dim, n_masks)
+        self.interest = InterestMask(dim, threshold)
+        self.predictor = mlp([2 * dim, hidden, 1], nn.ReLU)
+
+    def forward(self, user: torch.Tensor, x: torch.Tensor, valid: torch.Tensor, target: torch.Tensor,
+                routing: dict) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        memory = self.memory(user).view(-1, self.n_groups, self.dim)
+        p = self.matching(x, memory)
+        assign, weight = interest_routing(p, valid, **routing)
+        groups = self.temporal(weight[..., None] * x, assign, self.n_groups)
+        present = (assign[:, :, None] == torch.arange(self.n_groups, device=x.device)).any(1)  # [B, s]
+        groups = groups * present[..., None]
+        h, w = self.interest(memory, groups, present)
+        q = (memory + groups + h).sum(1)
+        logit = self.predictor(torch.cat([q, target], -1)).squeeze(-1)
+        return logit, memory.pow(2).sum(), {"assign": assign, "weight": weight, "attention": w, "scores": p}
+
+
+class MTIN(ClickModel):
+    def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor] | None = None,
+                 embedding_dim: int = 128, n_groups: int = 4, n_masks: int = 8, routing_iterations: int = 3,
+                 discount_base: float = 2.0, epsilon: float = 0.1, threshold: float = 0.1, hidden: int = 128,
+                 use_negative: bool = True, memory_init: str = "kmeans", memory_init_items: int = 50,
+                 use_features: bool = True, reg_weight: float = 1e-4):
+        super().__init__(n_users, n_items)
+        d = int(embedding_dim)
+        self.items = ItemVectors(n_items, d, features, use_features)
+        self.routing = {"iterations": int(routing_iterations), "base": float(discount_base),
+                        "epsilon": float(epsilon)}
+        branches = ("pos", "neg") if use_negative else ("pos",)
+        self.branches = nn.ModuleDict({b: InterestBranch(n_users, d, n_groups, n_masks, threshold, hidden)
+                                       for b in branches})
+        self.combine = nn.Linear(len(branches), 1)  # a · P(x_e | H_pos) + b · P(x_e | H_neg) + c
+        with torch.no_grad():
+            self.combine.weight.copy_(torch.tensor([1.0, -1.0][:len(branches)]))
+            self.combine.bias.zero_()
+        if memory_init not in ("kmeans", "random"):
+            raise ConfigError(f"model.memory_init: 'kmeans' (MTIN) or 'random' (MTIN-P), got '{memory_init}'")
+        self.memory_init, self.memory_init_items = memory_init, int(memory_init_items)
+        self.reg_weight = float(reg_weight)
+
+    def run(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, dict[str, dict]]:
+        user = batch["user"]
+        target = self.items(batch["item"])
+        used = target.pow(2).sum()
+        logits, details = [], {}
+        for name, branch in self.branches.items():
+            items, _, valid = history(batch, name)
+            x = self.items(items)
+            logit, memory_norm, details[name] = branch(user, x, valid, target, self.routing)
+            logits.append(logit)
+            used = used + memory_norm + (x.pow(2).sum(-1) * valid).sum()
+        return self.combine(torch.stack(logits, -1)).squeeze(-1), used / user.numel(), details
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        logit, used, _ = self.run(batch)
+        return logit, used
+
+    @torch.no_grad()
+    def explain(self, batch: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+        """Per branch: the routing's ``assign`` and ``weight`` [B, L], the interest-mask attention w [B, s, s]
+        and the matching scores [B, L, s] (for ``graphrec viz groups`` and the tests)."""
+        return self.run(batch)[2]
+
+    def decay_curves(self, steps: int = 20) -> dict[str, torch.Tensor]:
+        """exp(−Δ ω_k) for Δ = 0 … steps − 1, per branch: ``[p, steps]``."""
+        delta = torch.arange(steps, dtype=torch.float32)
+        return {name: torch.exp(-delta[None, :] * b.temporal.omega.detach().cpu()[:, None])
+                for name, b in self.branches.items()}
+
+    @torch.no_grad()
+    def init_from_training(self, user: torch.Tensor, item: torch.Tensor, click: torch.Tensor,
+                           time: torch.Tensor) -> None:
+        """Pre-train each branch's memory as k-means centres of the user's last training (non-)clicks."""
+        if self.memory_init != "kmeans":
+            return
+        for name, branch in self.branches.items():
+            keep = click == (1 if name == "pos" else 0)
+            index = HistoryIndex(user[keep].cpu().numpy(), item[keep].cpu().numpy(), time[keep].cpu().numpy())
+            after_all = np.full(self.n_users, time.max().item() + 1, dtype=time.cpu().numpy().dtype)
+            hist = index.query(np.arange(self.n_users), after_all, self.memory_init_items, pad=self.n_items)
+            items = torch.from_numpy(hist.items).to(self.items.emb.weight.device)
+            valid = torch.from_numpy(hist.mask).to(items.device)
+            for lo in range(0, self.n_users, 1024):
+                rows = slice(lo, lo + 1024)
+                centres = kmeans_centres(self.items(items[rows]), valid[rows], branch.n_groups)
+                has = valid[rows].any(1)
+                weight = branch.memory.weight[rows].view(-1, branch.n_groups, branch.dim)
+                weight[has] = centres[has]
+
+
+def kmeans_centres(x: torch.Tensor, valid: torch.Tensor, k: int, steps: int = 10) -> torch.Tensor:
+    """k-means centres ``[B, k, d]`` of each row's valid vectors of ``x`` [B, M, d] (Lloyd steps from k
+    evenly spaced members; a centre that loses every member keeps its place)."""
+    count = valid.sum(1).clamp_min(1)
+    start = (torch.arange(k, device=x.device)[None, :] * count[:, None]) // k  # evenly spaced members
+    centres = x.gather(1, start[..., None].expand(-1, -1, x.shape[-1]))
+    for _ in range(steps):
+        nearest = torch.cdist(x, centres).argmin(-1)  # [B, M]
+        member = torch.nn.functional.one_hot(nearest, k).to(x.dtype) * valid[..., None]
+        size = member.sum(1)  # [B, k]
+        mean = member.transpose(1, 2) @ x / size.clamp_min(1.0)[..., None]
+        centres = torch.where(size[..., None] > 0, mean, centres)
+    return centres
