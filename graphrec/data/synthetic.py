@@ -11,6 +11,11 @@ Structure:
   start profile to an end profile; each interaction draws a time, a fine intent from the preference at that
   time, then an item of that intent by popularity;
 - an impression log: each click plus ``impressions_per_click`` non-clicked popularity-sampled items;
+- for click-through models (both off by default): ``interests = k ≥ 2`` gives every user k interests in k
+  distinct coarse intents (one fine intent in each, Dirichlet(1) weights; a drifting user re-draws the fine
+  intents and weights of the same coarse intents for the end profile); ``false_click_rate`` plants that share
+  of extra clicks per user on popular items of coarse intents none of the user's interests belong to (false
+  positives), marked by the impression label ``planted_false_click`` (0/1 per impression);
 - item tags (fine- and mid-level tags plus noise tags) and categories (primary = coarse, secondary = mid).
 
 The planted labels are kept as extras: ``item_coarse``, ``item_mid``, ``item_fine``, ``user_home``.
@@ -41,6 +46,8 @@ def generate_world(
     days: float = 90.0,
     seed: int = 0,
     name: str = "synthetic",
+    interests: int = 0,
+    false_click_rate: float = 0.0,
 ) -> Dataset:
     """Generate the world; see the module docstring. ``drift`` is the chance a user's end profile differs."""
     dims = dict(dims or {"visual": 64, "acoustic": 32, "textual": 48})
@@ -75,8 +82,15 @@ def generate_world(
     # users: home coarse intent, start and end profiles over fine intents
     user_home = rng.integers(0, n_coarse, n_users)
     fine_coarse = mid_parent[fine_parent]
-    start = _profiles(rng, user_home, fine_coarse, n_fine)
-    end = _profiles(rng, user_home, fine_coarse, n_fine)
+    if interests >= 2:
+        if interests > n_coarse:
+            raise ValueError(f"interests: at most n_coarse = {n_coarse} distinct coarse intents, got {interests}")
+        coarse_sets = np.argsort(rng.random((n_users, n_coarse)), 1)[:, :interests]
+        start = _spread_profiles(rng, coarse_sets, fine_coarse, n_fine)
+        end = _spread_profiles(rng, coarse_sets, fine_coarse, n_fine)
+    else:
+        start = _profiles(rng, user_home, fine_coarse, n_fine)
+        end = _profiles(rng, user_home, fine_coarse, n_fine)
     stays = rng.random(n_users) >= drift
     end[stays] = start[stays]
 
@@ -95,15 +109,23 @@ def generate_world(
     user, item, timestamp = user[keep], item[keep], timestamp[keep]
 
     impressions = _impressions(rng, user, item, timestamp, popularity, impressions_per_click, n_items)
+    extras = {"item_coarse": item_coarse, "item_mid": item_mid, "item_fine": item_fine, "user_home": user_home}
+    if false_click_rate > 0:
+        interest_coarse = np.zeros((n_users, n_coarse), bool)
+        for prof in (start, end):
+            rows, fines = np.nonzero(prof)
+            interest_coarse[rows, fine_coarse[fines]] = True
+        impressions = _false_clicks(
+            rng, impressions, interest_coarse, item_coarse, popularity, false_click_rate)
     tags = _tags(rng, item_fine, item_mid, n_fine, n_mid)
     ds = Dataset(
         name=name, n_users=n_users, n_items=n_items, user=user, item=item, timestamp=timestamp,
         features=features, impressions=impressions, tags=tags,
         categories={"primary": item_coarse.astype(np.int64), "secondary": item_mid.astype(np.int64)},
-        extras={"item_coarse": item_coarse, "item_mid": item_mid, "item_fine": item_fine,
-                "user_home": user_home},
+        extras=extras,
         source={"format": "synthetic", "seed": seed, "n_users": n_users, "n_items": n_items,
-                "interactions_per_user": interactions_per_user},
+                "interactions_per_user": interactions_per_user, "interests": interests,
+                "false_click_rate": false_click_rate},
     )
     return validate(ds, "synthetic world")
 
@@ -120,6 +142,47 @@ def _profiles(rng: np.random.Generator, home: np.ndarray, fine_coarse: np.ndarra
     prof = np.zeros((n, n_fine))
     np.add.at(prof, (np.repeat(np.arange(n), 3), picks.ravel()), weights.ravel())
     return prof
+
+
+def _spread_profiles(rng: np.random.Generator, coarse_sets: np.ndarray, fine_coarse: np.ndarray,
+                     n_fine: int) -> np.ndarray:
+    """Per user: one fine intent inside each of its coarse intents, Dirichlet(1) weights."""
+    n, k = coarse_sets.shape
+    per_coarse = np.bincount(fine_coarse)
+    offset = np.concatenate([[0], np.cumsum(per_coarse)[:-1]])
+    order = np.argsort(fine_coarse, kind="stable")
+    local = (rng.random((n, k)) * per_coarse[coarse_sets]).astype(np.int64)
+    picks = order[offset[coarse_sets] + local]
+    prof = np.zeros((n, n_fine))
+    np.add.at(prof, (np.repeat(np.arange(n), k), picks.ravel()), rng.dirichlet(np.ones(k), n).ravel())
+    return prof
+
+
+def _false_clicks(rng, imp: dict[str, np.ndarray], interest_coarse: np.ndarray, item_coarse: np.ndarray,
+                  popularity: np.ndarray, rate: float) -> dict[str, np.ndarray]:
+    """Add Binomial(#clicks, rate) clicks per user on items of coarse intents outside its interests, at random
+    times of its span; returns the impressions, re-sorted by user and time, with the 0/1 label
+    ``planted_false_click``."""
+    clicks = imp["user"][imp["click"] == 1]
+    n_users = interest_coarse.shape[0]
+    per_user = rng.binomial(np.bincount(clicks, minlength=n_users), rate)
+    fp_user = np.repeat(np.arange(n_users), per_user)
+    allowed = ~interest_coarse[fp_user]
+    if not allowed.any(1).all():
+        raise ValueError("false_click_rate: a user's interests cover every coarse intent; lower interests")
+    coarse = np.argmax(rng.random(allowed.shape) * allowed, 1)
+    fp_item = _sample_items(rng, coarse, item_coarse, popularity)
+    first = np.searchsorted(imp["user"], fp_user, side="left")
+    last = np.searchsorted(imp["user"], fp_user, side="right") - 1
+    lo, hi = imp["timestamp"][first], imp["timestamp"][last]
+    fp_time = lo + np.round(rng.random(fp_user.shape[0]) * (hi - lo)).astype(np.int64)
+    out = {"user": np.concatenate([imp["user"], fp_user]), "item": np.concatenate([imp["item"], fp_item]),
+           "timestamp": np.concatenate([imp["timestamp"], fp_time]),
+           "click": np.concatenate([imp["click"], np.ones(fp_user.shape[0], np.int8)])}
+    planted = np.concatenate([np.zeros(imp["user"].shape[0], np.int8), np.ones(fp_user.shape[0], np.int8)])
+    out["planted_false_click"] = planted
+    order = np.lexsort((out["timestamp"], out["user"]))
+    return {k: v[order] for k, v in out.items()}
 
 
 def _sample_intents(rng, user, t, start, end, chunk: int = 1_000_000) -> np.ndarray:

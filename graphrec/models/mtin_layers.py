@@ -3,7 +3,8 @@ samples or groups; the only Python loop is over the routing's few iterations.
 
 - ``matching_scores``: item–group co-attention (eq. 2–4),
   s_jg = W_s σ(W_v x_j + b_v + W_u c_g + b_u) + b_s,  x̂_j = s_jg ⊙ x_j,  ĉ_g = s_jg ⊙ c_g,
-  p_{g←j} = w_hᵀ σ(W_l [x̂_j ; ĉ_g] + b_l) + b_h, squashed to (0, 1) by a sigmoid (see ``graphrec.models.mtin``);
+  p_{g←j} = σ(w_hᵀ σ(W_l [x̂_j ; ĉ_g] + b_l) + b_h + γ cos(x̂_j, ĉ_g)) — the sigmoid and the co-attended
+  affinity γ cos(x̂, ĉ) (γ learned, from 5) are additions (see ``graphrec.models.mtin``);
 - ``interest_routing``: Algorithm 1 with the discount ξ_g = log_b(b + max(avg_{E_g} − p_{g←j}, 0)),
   p^(d) = p / ξ_g, g* = argmax_g p^(d), a move when g* ≠ S_j and p^(d) > ε;
 - ``TemporalMasks``: p parallel masks (eq. 5–7), Q^k_ij = x_iᵀ W^k x_j, P^k_ij = exp(−(i − j) ω_k) for i > j
@@ -25,18 +26,20 @@ from graphrec.models.ctr_common import mlp
 class MatchingScores(nn.Module):
     """p_{g←j} ∈ (0, 1) for every history item j and memory slot g (eq. 2–4): ``[B, L, s]``."""
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, temperature: float = 5.0):
         super().__init__()
         self.item_proj = nn.Linear(dim, dim)  # W_v, b_v
         self.group_proj = nn.Linear(dim, dim)  # W_u, b_u
         self.co_attention = nn.Linear(dim, dim)  # W_s, b_s
         self.score = mlp([2 * dim, dim, 1], nn.ReLU)  # W_l, b_l; w_h, b_h
+        self.temperature = nn.Parameter(torch.tensor(float(temperature)))  # γ of the affinity term
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         s = self.co_attention(torch.relu(self.item_proj(x)[:, :, None, :] + self.group_proj(memory)[:, None, :, :]))
         x_hat = s * x[:, :, None, :]  # [B, L, s, d]
         c_hat = s * memory[:, None, :, :]
-        return torch.sigmoid(self.score(torch.cat([x_hat, c_hat], -1)).squeeze(-1))
+        affinity = self.temperature * torch.cosine_similarity(x_hat, c_hat, dim=-1)
+        return torch.sigmoid(self.score(torch.cat([x_hat, c_hat], -1)).squeeze(-1) + affinity)
 
 
 def discounted_scores(p: torch.Tensor, assign: torch.Tensor, base: float) -> torch.Tensor:

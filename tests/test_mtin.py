@@ -1,0 +1,173 @@
+"""MTIN: its units against direct references, and the planted structure of the synthetic click world that its
+mechanisms must recover (multi-interest users, planted false-positive clicks)."""
+
+import numpy as np
+import pytest
+import torch
+
+from graphrec.models.mtin import MTIN, kmeans_centres
+from graphrec.models.mtin_layers import InterestMask, TemporalMasks, discounted_scores, interest_routing
+
+
+def reference_routing(p, valid, iterations, base, epsilon):
+    """Algorithm 1 row by row with Python loops (all items of an iteration move together)."""
+    B, L, s = p.shape
+    assign = -np.ones((B, L), int)
+    for b in range(B):
+        for _ in range(iterations):
+            avg = [np.mean([p[b, j, g] for j in range(L) if assign[b, j] == g]) if (assign[b] == g).any() else 0.0
+                   for g in range(s)]
+            new = assign[b].copy()
+            for j in range(L):
+                if not valid[b, j]:
+                    continue
+                xi = [np.log(base + max(avg[g] - p[b, j, g], 0.0)) / np.log(base) for g in range(s)]
+                pd = [p[b, j, g] / xi[g] for g in range(s)]
+                g_star = int(np.argmax(pd))
+                if g_star != assign[b, j] and pd[g_star] > epsilon:
+                    new[j] = g_star
+            assign[b] = new
+    return assign
+
+
+def test_routing_matches_the_loop_reference_and_discounts_items_under_their_group_average():
+    g = torch.Generator().manual_seed(0)
+    p = torch.rand(5, 9, 3, generator=g)
+    valid = torch.arange(9)[None, :] < torch.tensor([9, 6, 1, 0, 4])[:, None]
+    assign, weight = interest_routing(p, valid, iterations=3, base=2.0, epsilon=0.3)
+    ref = reference_routing(p.numpy(), valid.numpy(), 3, 2.0, 0.3)
+    assert (assign.numpy() == ref).all()
+    assert (assign[~valid] == -1).all() and (weight[~valid] == 0).all()
+    # one group, scores .9 .9 .9 .3: the low item is discounted by log2(2 + (avg − .3)), the others barely
+    p1 = torch.tensor([[[0.9], [0.9], [0.9], [0.3]]])
+    a1, w1 = interest_routing(p1, torch.ones(1, 4, dtype=torch.bool), iterations=2, epsilon=0.1)
+    avg = (0.9 * 3 + 0.3) / 4
+    assert (a1 == 0).all()
+    assert w1[0, 3].item() == pytest.approx(0.3 / np.log2(2 + avg - 0.3))
+    assert w1[0, 0].item() == pytest.approx(0.9)
+    # a score never above ε keeps the item out of every group
+    a2, w2 = interest_routing(torch.full((1, 2, 2), 0.05), torch.ones(1, 2, dtype=torch.bool), epsilon=0.1)
+    assert (a2 == -1).all() and (w2 == 0).all()
+    assert discounted_scores(p1, torch.full((1, 4), -1), 2.0).equal(p1)  # empty groups: no discount
+
+
+def test_temporal_masks_match_equations_5_to_7():
+    torch.manual_seed(0)
+    d, n_masks, s = 4, 3, 2
+    tm = TemporalMasks(d, n_masks)
+    x = torch.randn(2, 6, d)
+    assign = torch.tensor([[0, 1, 0, 0, -1, 1], [1, 1, 1, -1, -1, -1]])
+    out = tm(x, assign, s)
+    omega = tm.omega.detach()
+    for b in range(2):
+        for g in range(s):
+            members = [j for j in range(6) if assign[b, j] == g]
+            xs = x[b, members]
+            parts = []
+            for k in range(n_masks):
+                q = xs @ tm.bilinear[k] @ xs.T
+                l = len(members)
+                mask = torch.tensor([[np.exp(-(i - j) * omega[k].item()) if i > j else 0.0 for j in range(l)]
+                                     for i in range(l)]) if l else torch.zeros(0, 0)
+                parts.append(((mask.float() * q) @ xs).sum(0) if l else torch.zeros(d))
+            expected = tm.merge(torch.cat(parts))
+            assert torch.allclose(out[b, g], expected, atol=1e-5)
+
+
+def test_interest_mask_is_zero_one_forward_and_skips_empty_groups():
+    torch.manual_seed(0)
+    im = InterestMask(4, threshold=0.3)
+    memory, groups = torch.randn(1, 3, 4), torch.randn(1, 3, 4)
+    present = torch.tensor([[True, True, False]])
+    h, w = im(memory, groups, present)
+    assert torch.allclose(w.sum(-1), torch.ones(1, 3)) and (w[..., 2] == 0).all()
+    expected = ((w > 0.3).float() @ groups)
+    assert torch.allclose(h, expected, atol=1e-6)
+
+
+def test_kmeans_centres_recover_planted_clusters_per_row():
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[5.0, 0.0], [-5.0, 0.0]])
+    x = centres[torch.tensor([0, 1] * 10)] + 0.1 * torch.randn(20, 2, generator=g)
+    valid = torch.ones(1, 20, dtype=torch.bool)
+    found = kmeans_centres(x[None], valid, 2)[0]
+    assert torch.cdist(found, centres).min(1).values.max() < 0.2
+
+
+def test_memory_init_switch_and_bad_values():
+    from graphrec.errors import ConfigError
+
+    model = MTIN(3, 10, embedding_dim=4, hidden=4, n_masks=2, n_groups=2, memory_init="random")
+    before = model.branches["pos"].memory.weight.clone()
+    user, item = torch.tensor([0, 0, 1, 2]), torch.tensor([1, 2, 3, 4])
+    model.init_from_training(user, item, torch.tensor([1, 1, 1, 0]), torch.arange(4))
+    assert model.branches["pos"].memory.weight.equal(before)  # MTIN-P: no pre-trained memory
+    kmeans = MTIN(3, 10, embedding_dim=4, hidden=4, n_masks=2, n_groups=2)
+    kmeans.init_from_training(user, item, torch.tensor([1, 1, 1, 0]), torch.arange(4))
+    slots = kmeans.branches["pos"].memory.weight.view(3, 2, 4)
+    items = kmeans.items(torch.tensor([1, 2]))
+    assert torch.allclose(slots[0], items, atol=1e-6)  # user 0's two clicks are its two centres
+    with pytest.raises(ConfigError, match="model.readout"):
+        MTIN(3, 10, readout="max")
+    with pytest.raises(ConfigError, match="model.memory_init"):
+        MTIN(3, 10, memory_init="pca")
+
+
+WORLD = ["dataset.synthetic.n_users=300", "dataset.synthetic.n_items=400", "dataset.synthetic.interactions_per_user=15",
+         "dataset.synthetic.interests=3", "dataset.synthetic.false_click_rate=0.15", "dataset.synthetic.n_coarse=8",
+         "dataset.synthetic.branching=[2,2]", "eval.history_length=20", "trainer.epochs=12"]
+SMALL_MTIN = ["model=mtin", "model.embedding_dim=32", "model.hidden=32", "model.n_masks=4"]
+
+
+@pytest.fixture(scope="module")
+def click_world_runs(tmp_path_factory):
+    """MTIN, MTIN-I, LSTM and NCF trained on the multi-interest world with planted false clicks (seed 0)."""
+    from hydra import compose, initialize_config_dir
+
+    from graphrec.cli import conf_dir
+    from graphrec.training.run import run_training
+
+    root = tmp_path_factory.mktemp("click_world")
+    runs = {"mtin": SMALL_MTIN, "mtin_i": SMALL_MTIN + ["model.n_groups=1"],
+            "lstm": ["model=lstm", "model.embedding_dim=32", "model.hidden=32"], "ncf": ["model=ncf_ctr"]}
+    out = {}
+    for name, overrides in runs.items():
+        with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+            cfg = compose("config", overrides=WORLD + overrides + ["trainer.progress=false", "device=cpu",
+                                                                   f"data_root={root / 'data'}"])
+        out[name] = (run_training(cfg, root / name), root / name)
+    return out
+
+
+def test_mtin_beats_lstm_and_ncf_and_its_one_group_variant_on_multi_interest_users(click_world_runs):
+    auc = {name: res["test"]["auc"] for name, (res, _) in click_world_runs.items()}
+    print("test AUC", auc)
+    assert auc["mtin"] > auc["lstm"] + 0.01 and auc["mtin"] > auc["ncf"] + 0.01, auc
+    assert auc["mtin_i"] < auc["mtin"] - 0.01, auc  # every user here has three interests
+
+
+def test_routing_discount_gives_planted_false_clicks_lower_group_weight(click_world_runs):
+    from graphrec.inference import load_run
+
+    exp = load_run(click_world_runs["mtin"][1] / "checkpoints" / "best.pt")
+    imp, n_items = exp.dataset.impressions, exp.dataset.n_items
+    fake = imp["planted_false_click"] == 1
+    planted = np.unique(imp["user"][fake] * n_items + imp["item"][fake])
+    weights, kept = {True: [], False: []}, {True: [], False: []}
+    for batch in exp.task.records.batches("test", 2048):
+        detail = exp.model.explain(batch)["pos"]
+        assigned = (detail["assign"] >= 0).numpy()
+        raw = detail["scores"].gather(-1, detail["assign"].clamp_min(0)[..., None]).squeeze(-1).numpy()
+        valid = (torch.arange(batch["pos_items"].shape[1])[None] < batch["pos_lengths"][:, None]).numpy()
+        is_fake = np.isin((batch["user"][:, None] * n_items + batch["pos_items"]).numpy(), planted)
+        for flag in (True, False):
+            rows = valid & (is_fake == flag)
+            weights[flag].append(detail["weight"].numpy()[rows])
+            kept[flag].append((detail["weight"].numpy() / raw)[rows & assigned])  # 1 / ξ of the item's group
+    fake_mean, true_mean = (float(np.concatenate(weights[f]).mean()) for f in (True, False))
+    fake_kept, true_kept = (float(np.concatenate(kept[f]).mean()) for f in (True, False))
+    print(f"mean group weight: planted false clicks {fake_mean:.4f}, true clicks {true_mean:.4f}; "
+          f"share of the score the discount keeps: {fake_kept:.4f} vs {true_kept:.4f}")
+    assert sum(len(w) for w in weights[True]) > 100
+    assert fake_mean < true_mean - 0.02, (fake_mean, true_mean)
+    assert fake_kept < true_kept - 0.005, (fake_kept, true_kept)  # the discount itself bites harder on them
