@@ -21,10 +21,11 @@ commands:
   train [overrides]                      train a model (Hydra: model=, dataset=, trainer.*, eval.*, logger=, -m)
   evaluate checkpoint=<path>             re-evaluate a saved run on its dataset and split
   recommend checkpoint=<path> users=[..] k=<k> [format=json] [exclude=train|train+valid|all]
-  data prepare <format> <source> --name <name>   import a dataset (formats: mmrec, mmgcn, diffmm, movielens)
+  data prepare <format> <source> --name <name>   import a dataset (formats: mmrec, mmgcn, diffmm, movielens, kuairand, microvideo)
   data list | data info <name>           prepared datasets in $GRAPHREC_DATA
   viz intents checkpoint=<path>          items drawn by learned intents (PCA, top-level colours) -> PNG
   viz scores checkpoint=<path> users=[..]  per-user score distributions with learned boundaries -> PNG
+  viz groups checkpoint=<path> [users=[..]]  MTIN interest-group attention over time + mask decay -> PNG
   graphs info dataset=<name> graph=<kind> [graph.<param>=<v>]   build one graph, print its statistics
                                          (kinds: bipartite, cointeraction, knn, surfing)
 """
@@ -213,17 +214,17 @@ def _recommend(argv: list[str]) -> None:
             print(f"user {r['user']}: " + " ".join(map(str, r["items"])))
 
 
-VIZ_USAGE = "usage: graphrec viz intents|scores checkpoint=<run dir or .pt> [users=[0,1]] [out=<png>]"
+VIZ_USAGE = "usage: graphrec viz intents|scores|groups checkpoint=<run dir or .pt> [users=[0,1]] [out=<png>]"
 
 
 def _viz(argv: list[str]) -> None:
-    if not argv or argv[0] not in ("intents", "scores"):
+    if not argv or argv[0] not in ("intents", "scores", "groups"):
         _fail(VIZ_USAGE)
     from graphrec.inference import load_run
     from graphrec.training.checkpoint import load_checkpoint
 
     kind = argv[0]
-    allowed = {"checkpoint", "out", "device"} | ({"users"} if kind == "scores" else set())
+    allowed = {"checkpoint", "out", "device"} | ({"users"} if kind in ("scores", "groups") else set())
     args = _kv_args(argv[1:], allowed, {"checkpoint"} | ({"users"} if kind == "scores" else set()))
     ckpt = Path(args["checkpoint"])
     run_dir = ckpt if ckpt.is_dir() else ckpt.parent.parent
@@ -235,12 +236,18 @@ def _viz(argv: list[str]) -> None:
 
         out = plot_intents(exp.model, out_path, f"{name}: items by learned intents")
     else:
-        from graphrec.viz.scores import plot_scores
-
-        users = args["users"] if isinstance(args["users"], list) else [args["users"]]
-        if not all(isinstance(u, int) for u in users):
+        users = args.get("users")
+        users = None if users is None else users if isinstance(users, list) else [users]
+        if users is not None and not all(isinstance(u, int) for u in users):
             _fail("users: expected a list of integer user ids, e.g. users=[0,5]")
-        out = plot_scores(exp, users, out_path, f"{name}: predicted scores of test positives and negatives")
+        if kind == "groups":
+            from graphrec.viz.groups import plot_groups
+
+            out = plot_groups(exp, users, out_path, f"{name}: interest-group attention and temporal masks")
+        else:
+            from graphrec.viz.scores import plot_scores
+
+            out = plot_scores(exp, users, out_path, f"{name}: predicted scores of test positives and negatives")
     print(f"wrote {out}")
     if exp.cfg.logger.get("kind") == "wandb":
         from graphrec.training.run import JobInfo, build_loggers

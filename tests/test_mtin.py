@@ -171,3 +171,22 @@ def test_routing_discount_gives_planted_false_clicks_lower_group_weight(click_wo
     assert sum(len(w) for w in weights[True]) > 100
     assert fake_mean < true_mean - 0.02, (fake_mean, true_mean)
     assert fake_kept < true_kept - 0.005, (fake_kept, true_kept)  # the discount itself bites harder on them
+
+
+def test_viz_groups_draws_attention_rows_and_refuses_other_models(click_world_runs, tmp_path):
+    from graphrec.errors import ConfigError
+    from graphrec.inference import load_run
+    from graphrec.viz.groups import default_users, group_attention, plot_groups
+
+    exp = load_run(click_world_runs["mtin"][1] / "checkpoints" / "best.pt")
+    users = default_users(exp, 2)
+    attention, times = group_attention(exp, users[0])
+    assert attention.shape == (20, 4) and (np.diff(times) >= 0).all()
+    sums = attention.sum(1)
+    assert np.allclose(sums[sums > 0], 1.0, atol=1e-5) and sums[-1] > 0  # a late impression has a history
+    out = plot_groups(exp, users, tmp_path / "groups.png")
+    assert out.stat().st_size > 10_000
+    with pytest.raises(ConfigError, match="no interest groups"):
+        plot_groups(load_run(click_world_runs["lstm"][1] / "checkpoints" / "best.pt"), None, tmp_path / "x.png")
+    with pytest.raises(ConfigError, match="not a user id"):
+        group_attention(exp, 10_000)
