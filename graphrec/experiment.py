@@ -188,6 +188,8 @@ def build_experiment(cfg: DictConfig) -> Experiment:
         retain_freed_memory()
     features = {m: torch.from_numpy(f) for m, f in ds.features.items()}
     model = instantiate_model(cfg.model, ds.n_users, ds.n_items, features).to(device)
+    if model.task != "ranking":
+        raise ConfigError(f"model {type(model).__name__} serves the '{model.task}' task: use eval={model.task}")
     log.info(f"model {cfg.model.get('name', type(model).__name__)}: {model.num_parameters():,} parameters on {device}")
     for path in load_pretrained(model, cfg.model, cfg.eval, dataset_fp):
         log.info(f"model initialised from {path}")
@@ -205,8 +207,6 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     if specs:
         cached = sum(store.cache_hits.values())
         log.info(f"graphs: {len(specs)} ({', '.join(specs)}), {cached} of them from the cache ({graph_build_s:.1f} s)")
-    if model.task != "ranking":
-        raise ConfigError(f"model {type(model).__name__} serves the '{model.task}' task: use eval={model.task}")
     everything = InteractionIndex(torch.from_numpy(ds.user), torch.from_numpy(ds.item), ds.n_users, ds.n_items)
     task = TASKS[model.task](cfg.eval, parts, csr, everything, ds.name)
     return Experiment(cfg, ds, split, device, model, parts, csr, graph_build_s, task, dataset_fp)

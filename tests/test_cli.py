@@ -54,3 +54,20 @@ def test_wandb_offline_logger(tmp_path):
     records = next(offline[0].glob("*.wandb")).read_bytes()  # protobuf records of the offline run
     for key in (b"test/recall@20", b"valid/recall@20", b"loss/bpr", b"train_s_per_epoch", b"embedding_dim"):
         assert key in records, key  # final results, per-epoch metrics and losses, timing, resolved config
+
+
+def test_mtin_cli_logs_every_ctr_metric_to_wandb_and_draws_its_groups(tmp_path):
+    run = tmp_path / "run"
+    proc = run_cli("train", "model=mtin", *SMALL_WORLD, "trainer.epochs=2", "model.embedding_dim=16",
+                   "model.hidden=16", "model.n_masks=2", "eval.history_length=10", "logger=wandb",
+                   f"hydra.run.dir={run}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((run / "results.json").read_text())
+    assert results["protocol"] == "ctr-temporal" and 0.5 < results["test"]["auc"] <= 1.0
+    header = (run / "metrics.csv").read_text().splitlines()[0]
+    records = next(next((run / "wandb").glob("offline-run-*")).glob("*.wandb")).read_bytes()
+    for metric in ("auc", "user_auc", "logloss", "precision@10", "recall@50", "f1@50"):
+        assert f"valid/{metric}" in header and f"test/{metric}".encode() in records, metric
+    viz = run_cli("viz", "groups", f"checkpoint={run}", cwd=tmp_path)
+    assert viz.returncode == 0, viz.stderr
+    assert (run / "figures" / "groups.png").stat().st_size > 10_000
