@@ -14,39 +14,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
-
-from graphrec.losses import bpr_loss, l2_regularization
 from graphrec.models.ctr_common import ClickModel
+from graphrec.models.mf import MF
 from graphrec.models.ncf import NeuMF
 
 
 class BPRClick(ClickModel):
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 64, reg_weight: float = 1e-4):
         super().__init__(n_users, n_items)
-        self.user_emb = nn.Embedding(n_users, embedding_dim)
-        self.item_emb = nn.Embedding(n_items, embedding_dim)
-        nn.init.xavier_uniform_(self.user_emb.weight)
-        nn.init.xavier_uniform_(self.item_emb.weight)
-        self.reg_weight = float(reg_weight)
+        self.net = MF(n_users, n_items, embedding_dim=embedding_dim, reg_weight=reg_weight)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        u, i = self.user_emb(batch["user"]), self.item_emb(batch["item"])
+        u, i = self.net.user_emb(batch["user"]), self.net.item_emb(batch["item"])
         return (u * i).sum(-1), (u.pow(2).sum() + i.pow(2).sum()) / u.shape[0]
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """BPR on the clicked impressions against the user's latest earlier non-click (``MF.loss``)."""
         clicked = batch["label"] > 0.5
-        user, pos = batch["user"][clicked], batch["item"][clicked]
         lengths = batch["neg_lengths"][clicked]
         latest = batch["neg_items"][clicked].gather(1, (lengths - 1).clamp_min(0)[:, None]).squeeze(1)
         drawn = torch.randint(0, self.n_items, latest.shape, device=latest.device)
-        neg = torch.where(lengths > 0, latest, drawn)
-        u, i, j = self.user_emb(user), self.item_emb(pos), self.item_emb(neg)
-        if user.numel() == 0:
-            zero = self.user_emb.weight.sum() * 0.0
+        if not clicked.any():
+            zero = self.net.user_emb.weight.sum() * 0.0
             return {"bpr": zero, "reg": zero}
-        return {"bpr": bpr_loss((u * i).sum(-1), (u * j).sum(-1)),
-                "reg": self.reg_weight * l2_regularization(u, i, j)}
+        return self.net.loss({"user": batch["user"][clicked], "pos": batch["item"][clicked],
+                              "neg": torch.where(lengths > 0, latest, drawn)})
 
 
 class NCFClick(ClickModel):
