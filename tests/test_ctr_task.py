@@ -3,7 +3,9 @@ start-up errors when model, protocol and data do not fit."""
 
 import json
 
+import numpy as np
 import pytest
+import torch
 
 from graphrec.errors import ConfigError, DataError
 from graphrec.experiment import build_experiment
@@ -24,6 +26,18 @@ def test_din_trains_on_impressions_and_reports_every_ctr_metric(make_cfg, tmp_pa
     header = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {f"valid/{m}" for m in CTR_METRICS} <= set(header)
     assert json.loads((tmp_path / "run" / "results.json").read_text())["test"] == res["test"]
+    # the AUC comes from the histories: the same model with every history emptied falls far below it
+    from graphrec.evaluation.ctr import grouped_auc
+    from graphrec.inference import load_run
+
+    exp = load_run(tmp_path / "run" / "checkpoints" / "best.pt")
+    batch = exp.task.records.batch("test", exp.task.records.rows("test"))
+    blind = dict(batch, pos_lengths=batch["pos_lengths"] * 0, neg_lengths=batch["neg_lengths"] * 0)
+    with torch.no_grad():
+        scores = {k: exp.model.predict(b).numpy() for k, b in (("full", batch), ("blind", blind))}
+    users = np.zeros(batch["label"].shape[0], np.int64)
+    auc = {k: float(grouped_auc(users, batch["label"].numpy(), s)[0][0]) for k, s in scores.items()}
+    assert auc["blind"] < auc["full"] - 0.1, auc
 
 
 def test_model_and_protocol_must_agree(make_cfg):
