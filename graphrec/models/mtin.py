@@ -112,14 +112,12 @@ class InterestBranch(nn.Module):
         mass = member.sum(1)  # [B, s]
         centre = member.transpose(1, 2) @ x / mass.clamp_min(1e-12)[..., None]  # [B, s, d]
         has = (mass > 0).to(x.dtype)
-        total = torch.zeros(self.memory.num_embeddings, self.n_groups, self.dim, dtype=x.dtype, device=x.device)
-        count = torch.zeros(self.memory.num_embeddings, self.n_groups, dtype=x.dtype, device=x.device)
-        total.index_add_(0, user, centre * has[..., None])
-        count.index_add_(0, user, has)
-        rows = torch.unique(user)
+        rows, slot = torch.unique(user, return_inverse=True)  # the batch's users only, not all n_users
+        total = x.new_zeros(rows.numel(), self.n_groups, self.dim).index_add_(0, slot, centre * has[..., None])
+        count = x.new_zeros(rows.numel(), self.n_groups).index_add_(0, slot, has)
         old = self.memory.weight[rows].view(-1, self.n_groups, self.dim)
-        seen = count[rows] > 0
-        mean = total[rows] / count[rows].clamp_min(1.0)[..., None]
+        seen = count > 0
+        mean = total / count.clamp_min(1.0)[..., None]
         new = torch.where(seen[..., None], self.momentum * old + (1.0 - self.momentum) * mean, old)
         self.memory.weight[rows] = new.flatten(1)
 
