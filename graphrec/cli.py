@@ -21,11 +21,14 @@ commands:
   train [overrides]                      train a model (Hydra: model=, dataset=, trainer.*, eval.*, logger=, -m)
   evaluate checkpoint=<path>             re-evaluate a saved run on its dataset and split
   recommend checkpoint=<path> users=[..] k=<k> [format=json] [exclude=train|train+valid|all]
-  data prepare <format> <source> --name <name>   import a dataset (formats: mmrec, mmgcn, diffmm, movielens, kuairand, microvideo)
+  data prepare <format> <source> --name <name>   import a dataset (formats: mmrec, mmgcn, diffmm, movielens, kuairand, microvideo,
+                                                 kuairec-captions)
   data list | data info <name>           prepared datasets in $GRAPHREC_DATA
   viz intents checkpoint=<path>          items drawn by learned intents (PCA, top-level colours) -> PNG
   viz scores checkpoint=<path> users=[..]  per-user score distributions with learned boundaries -> PNG
   viz groups checkpoint=<path> [users=[..]]  MTIN interest-group attention over time + mask decay -> PNG
+  topics fit|assign|report [overrides]   MTL topic pipeline: MMoE + tag DeepWalk + k-means -> topic ids,
+                                         topic queues, representation / ranker tables (Hydra, conf/topics.yaml)
   graphs info dataset=<name> graph=<kind> [graph.<param>=<v>]   build one graph, print its statistics
                                          (kinds: bipartite, cointeraction, knn, surfing)
 """
@@ -161,6 +164,38 @@ def _train(argv: list[str]) -> None:
     task()
 
 
+TOPIC_STAGES = ("fit", "assign", "report")
+
+
+def _topics(argv: list[str]) -> None:
+    """``graphrec topics <stage> [overrides]``: one Hydra run of a pipeline stage (``graphrec.topics``)."""
+    if not argv or argv[0] not in TOPIC_STAGES:
+        _fail("usage: graphrec topics fit|assign|report [overrides] (see conf/topics.yaml)")
+    import hydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import DictConfig
+
+    from graphrec.topics import STAGES
+
+    stage, rest = argv[0], argv[1:]
+    if any(a.startswith("stage=") for a in rest):
+        _fail("stage is set by the command (graphrec topics fit|assign|report)")
+
+    @hydra.main(config_path=conf_dir(), config_name="topics", version_base="1.3")
+    def task(cfg: DictConfig) -> None:
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        try:
+            STAGES[stage](cfg, run_dir)
+        except GraphrecError as exc:
+            if not (run_dir / "results.json").exists():
+                shutil.rmtree(run_dir, ignore_errors=True)
+            _fail(str(exc))
+        print(f"run dir: {run_dir}")
+
+    sys.argv = [f"{sys.argv[0]} topics {stage}", f"stage={stage}"] + rest
+    task()
+
+
 def _kv_args(argv: list[str], allowed: set[str], required: set[str]) -> dict:
     from omegaconf import OmegaConf
 
@@ -284,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
         print(VERB_USAGE[verb])
         return
     # train reports each stage and epoch; the other verbs print their answer and only warnings besides
-    logging.basicConfig(level=logging.INFO if verb == "train" else logging.WARNING, format="%(message)s")
+    logging.basicConfig(level=logging.INFO if verb in ("train", "topics") else logging.WARNING, format="%(message)s")
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
     warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
     try:
@@ -300,12 +335,14 @@ def main(argv: list[str] | None = None) -> None:
             data_main(rest)
         elif verb == "viz":
             _viz(rest)
+        elif verb == "topics":
+            _topics(rest)
         elif verb == "graphs":
             from graphrec.graphs.cli import graphs_main
 
             graphs_main(rest, conf_dir())
         else:
-            _fail(f"unknown command '{verb}' (choose from train, evaluate, recommend, data, graphs, viz)")
+            _fail(f"unknown command '{verb}' (choose from train, evaluate, recommend, data, graphs, viz, topics)")
     except GraphrecError as exc:
         _fail(str(exc))
 

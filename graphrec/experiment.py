@@ -62,9 +62,11 @@ def load_configured_dataset(dcfg: DictConfig, data_root: str | None = None) -> D
     return ds
 
 
-def instantiate_model(mcfg: DictConfig, n_users: int, n_items: int,
-                      features: dict[str, torch.Tensor]) -> Recommender:
-    """Build the model named by ``_target_`` with its hyper-parameters (``name`` is metadata)."""
+def instantiate_model(mcfg: DictConfig, n_users: int, n_items: int, features: dict[str, torch.Tensor],
+                      dataset: Dataset | None = None) -> Recommender:
+    """Build the model named by ``_target_`` with its hyper-parameters (``name`` is metadata). A model with an
+    ``item_field_data`` parameter receives the dataset's categorical item fields its ``item_fields`` names
+    (``Dataset.item_field``: e.g. MTL's topic ids) as ``(item, value, n_values)`` tensors."""
     params = {k: v for k, v in OmegaConf.to_container(mcfg, resolve=True).items()
               if k not in ("_target_", "name") and not k.startswith(PRETRAINED)}
     try:
@@ -75,9 +77,17 @@ def instantiate_model(mcfg: DictConfig, n_users: int, n_items: int,
     unknown = [k for k in params if k not in signature]
     if unknown:
         raise ConfigError(f"model.{unknown[0]}: not a parameter of {cls.__name__} "
-                          f"(parameters: {', '.join(p for p in signature if p not in ('self', 'n_users', 'n_items', 'features'))})")
+                          f"(parameters: {', '.join(p for p in signature if p not in ('self', 'n_users', 'n_items', 'features', 'item_field_data'))})")
     if "features" in signature:
         params["features"] = features
+    if "item_field_data" in signature:
+        names = params.get("item_fields") or []
+        if names and dataset is None:
+            raise ConfigError("model.item_fields: item fields need the dataset")
+        params["item_field_data"] = {}
+        for name in names:
+            item, value, n_values = dataset.item_field(name)  # type: ignore[union-attr]
+            params["item_field_data"][name] = (torch.from_numpy(item), torch.from_numpy(value), n_values)
     return cls(n_users=n_users, n_items=n_items, **params)
 
 
@@ -175,6 +185,9 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     start = time.perf_counter()
     ds = load_configured_dataset(cfg.dataset, cfg.get("data_root"))
     dataset_fp = fingerprint(ds)
+    if ds.n_interactions == 0:
+        raise DataError(f"dataset '{ds.name}' holds item content only (no interactions or impressions): "
+                        f"use it with `graphrec topics`, not `train`")
     log.info(f"dataset {ds.name}: {ds.n_users:,} users, {ds.n_items:,} items, {ds.n_interactions:,} interactions, "
              f"features {sorted(ds.features) or 'none'} ({time.perf_counter() - start:.1f} s)")
     if cfg.eval.protocol == "ctr":
@@ -187,7 +200,7 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     if cfg.get("retain_freed_memory", True):
         retain_freed_memory()
     features = {m: torch.from_numpy(f) for m, f in ds.features.items()}
-    model = instantiate_model(cfg.model, ds.n_users, ds.n_items, features).to(device)
+    model = instantiate_model(cfg.model, ds.n_users, ds.n_items, features, ds).to(device)
     if model.task != "ranking":
         raise ConfigError(f"model {type(model).__name__} serves the '{model.task}' task: use eval={model.task}")
     log.info(f"model {cfg.model.get('name', type(model).__name__)}: {model.num_parameters():,} parameters on {device}")
@@ -219,7 +232,7 @@ def _ctr_experiment(cfg: DictConfig, ds: Dataset, device: torch.device, dataset_
              + f"; histories of the last {records.length} clicks and non-clicks")
     seed_everything(int(cfg.seed), bool(cfg.get("deterministic", True)))
     features = {m: torch.from_numpy(f) for m, f in ds.features.items()}
-    model = instantiate_model(cfg.model, ds.n_users, ds.n_items, features).to(device)
+    model = instantiate_model(cfg.model, ds.n_users, ds.n_items, features, ds).to(device)
     if model.task != "ctr":
         raise ConfigError(f"model {type(model).__name__} serves the '{model.task}' task, not eval=ctr "
                           f"(choose a click-through model, or another eval)")

@@ -172,8 +172,10 @@ def test_graphs_use_training_split_only(make_cfg):
 
 
 def test_empty_training_split_is_an_error():
+    """A store over no interactions (a content-only dataset) builds tag graphs, but no interaction graph."""
+    store = GraphStore(TrainingGraphInput(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 3, 3))
     with pytest.raises(DataError, match="training split is empty"):
-        GraphStore(TrainingGraphInput(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 3, 3))
+        store.get(GraphSpec("bipartite"))
 
 
 def test_cache_reuses_and_rebuilds_on_changed_input(tmp_path):

@@ -2,8 +2,9 @@
 
 On disk (``graphrec.data.storage``) a prepared dataset is one folder holding ``meta.json`` plus one ``.npy`` per
 array (loaded with ``allow_pickle=False``). Array names are flat keys: ``user``, ``item``, ``timestamp``, ``rating``, ``split``,
-``feat.<modality>``, ``impression.<user|item|timestamp|click>``, ``tag.<item|tag>``, ``category.<name>``,
-``raw.<user_id|item_id>`` and ``extra.<name>``.
+``feat.<modality>``, ``impression.<user|item|timestamp|click>``, ``tag.<item|tag>`` (optionally
+``tag.<user|timestamp>``: who attached the tag and when), ``category.<name>``, ``itemset.<name>.<item|value>``
+(a multi-valued categorical item field, e.g. MTL's topic ids), ``raw.<user_id|item_id>`` and ``extra.<name>``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Dataset:
     impressions: dict[str, np.ndarray] = field(default_factory=dict)  # user, item, timestamp, click
     tags: dict[str, np.ndarray] = field(default_factory=dict)  # (item, tag) pairs
     categories: dict[str, np.ndarray] = field(default_factory=dict)  # name -> int64 [n_items], -1 unknown
+    item_sets: dict[str, np.ndarray] = field(default_factory=dict)  # "<name>.item" / "<name>.value" pairs
     raw: dict[str, np.ndarray] = field(default_factory=dict)  # user_id / item_id -> raw id strings
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     source: dict = field(default_factory=dict)
@@ -52,10 +54,29 @@ class Dataset:
             if value is not None:
                 out[key] = value
         for group, mapping in (("feat", self.features), ("impression", self.impressions), ("tag", self.tags),
-                               ("category", self.categories), ("raw", self.raw), ("extra", self.extras)):
+                               ("category", self.categories), ("itemset", self.item_sets), ("raw", self.raw),
+                               ("extra", self.extras)):
             for key, value in mapping.items():
                 out[f"{group}.{key}"] = value
         return out
+
+    def item_field(self, name: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """A categorical item field as ``(item, value, n_values)`` pairs: the item set ``name``, the tags
+        (``tag``) or the single-valued category ``name`` (unknown values, −1, left out)."""
+        if f"{name}.item" in self.item_sets:
+            item, value = self.item_sets[f"{name}.item"], self.item_sets[f"{name}.value"]
+        elif name == "tag" and self.tags:
+            item, value = self.tags["item"], self.tags["tag"]
+        elif name in self.categories:
+            value = self.categories[name]
+            item = np.flatnonzero(value >= 0)
+            value = value[item]
+        else:
+            have = sorted({k.rsplit(".", 1)[0] for k in self.item_sets} | set(self.categories)
+                          | ({"tag"} if self.tags else set()))
+            raise DataError(f"dataset '{self.name}' has no item field '{name}' (it has {have or 'none'})")
+        n_values = int(value.max()) + 1 if value.size else 0
+        return item.astype(np.int64), value.astype(np.int64), n_values
 
     def split_counts(self) -> dict[str, int] | None:
         if self.split is None:
@@ -93,7 +114,7 @@ def validate(ds: Dataset, where: str) -> Dataset:
     item = _as_ids(ds.item, ds.n_items, f"{where}: item ids")
     if user.shape != item.shape:
         raise DataError(f"{where}: user and item columns differ in length ({user.shape[0]} vs {item.shape[0]})")
-    if user.shape[0] == 0:
+    if user.shape[0] == 0 and not ds.source.get("content_only"):  # content-only: items and side info
         raise DataError(f"{where}: no interactions")
     ds.user, ds.item = user, item
     n = user.shape[0]
@@ -117,6 +138,17 @@ def validate(ds: Dataset, where: str) -> Dataset:
             raise DataError(f"{where}: category '{name}' has {cat.shape[0]} rows, expected {ds.n_items} items")
     if ds.tags:
         ds.tags["item"] = _as_ids(ds.tags["item"], ds.n_items, f"{where}: tag item ids")
+        for key, value in ds.tags.items():
+            if value.shape != ds.tags["item"].shape:
+                raise DataError(f"{where}: tag column '{key}' has {value.shape[0]} rows, expected "
+                                f"{ds.tags['item'].shape[0]}")
+    for key in [k for k in ds.item_sets if k.endswith(".item")]:
+        field_name = key[:-5]
+        if f"{field_name}.value" not in ds.item_sets:
+            raise DataError(f"{where}: item field '{field_name}' has items but no values")
+        ds.item_sets[key] = _as_ids(ds.item_sets[key], ds.n_items, f"{where}: item field '{field_name}' items")
+        if ds.item_sets[f"{field_name}.value"].shape != ds.item_sets[key].shape:
+            raise DataError(f"{where}: item field '{field_name}': items and values differ in length")
     return _canonical_order(_deduplicate(ds, where))
 
 

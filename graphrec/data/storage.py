@@ -193,7 +193,7 @@ def load_dataset(name: str, root: str | Path | None = None) -> Dataset:
     for key in ("timestamp", "rating", "split"):
         setattr(ds, key, arrays.pop(key, None))
     groups = {"feat": ds.features, "impression": ds.impressions, "tag": ds.tags, "category": ds.categories,
-              "raw": ds.raw, "extra": ds.extras}
+              "itemset": ds.item_sets, "raw": ds.raw, "extra": ds.extras}
     for key, value in arrays.items():
         group, _, sub = key.partition(".")
         groups[group][sub] = value

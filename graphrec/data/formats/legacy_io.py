@@ -157,11 +157,13 @@ def modality_features(source: Path, names: dict[str, tuple[str, ...]], extra: di
     return feats
 
 
-def read_csv(path: Path, delimiter: str | None = None) -> tuple[list[str], list[list[str]]]:
+def read_csv(path: Path, delimiter: str | None = None, check_fields: bool = True
+             ) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a UTF-8 CSV or TSV (quoted fields may span lines), plain or gzipped (``.gz``).
 
     ``delimiter`` None: a tab when the header line has one, else a comma. Every row must have the header's
-    number of fields; anything else is a DataError naming the file and the line."""
+    number of fields (unless ``check_fields`` is false: the caller repairs ragged rows); anything else is a
+    DataError naming the file and the line."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", newline="", encoding="utf-8") as f:
@@ -180,7 +182,7 @@ def read_csv(path: Path, delimiter: str | None = None) -> tuple[list[str], list[
     if not rows:
         raise DataError(f"{path}: empty file")
     head, body = [h.strip() for h in rows[0]], rows[1:]
-    for i, row in enumerate(body, start=2):
+    for i, row in enumerate(body if check_fields else [], start=2):
         if len(row) != len(head):
             raise DataError(f"{path}: line {i} has {len(row)} fields, expected {len(head)} (truncated or malformed?)")
     return head, body

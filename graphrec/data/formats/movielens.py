@@ -4,7 +4,16 @@
 Every rating is one implicit interaction (the rating is kept). Raw ids are mapped to 0..n-1 in ascending
 order; items are all movies of the movie file (plus any rated movie missing from it). Kept as side info:
 timestamps, titles (``extra.title``), genres as a multi-hot matrix (``extra.genres`` with
-``extra.genre_names``) and, for ml-latest, free-text tags (``tag.item``/``tag.tag`` with ``extra.tag_names``).
+``extra.genre_names``) and, for ml-latest, free-text tags (``tag.item``/``tag.tag`` with ``extra.tag_names``, and
+who attached each and when: ``tag.user`` — the user's index, −1 for a user without ratings — and
+``tag.timestamp``).
+
+Genres also give two nested classes per movie (``category.primary`` / ``category.secondary``, names in
+``extra.primary_names`` / ``extra.secondary_names``), for topic learning (MTL's primary / secondary classes).
+MovieLens lists genres alphabetically, so the order says nothing; instead the primary class is the movie's
+genre most frequent in the catalogue (the coarse reading: Drama, Comedy, ...) and the secondary class the
+pair (primary, the movie's next most frequent genre), or the primary alone for a single-genre movie: a finer
+class nested in the primary one. A movie without genres has neither (−1).
 
 Every rating is also an impression (``impression.*``) for click-through tasks, clicked when the rating is at
 least ``click_threshold`` (default 4: "liked"), so a rated-but-disliked movie is a non-click.
@@ -80,6 +89,29 @@ def _ratings_and_movies(source: Path):
     raise DataError(f"{source}: no MovieLens ratings file (u.data, ratings.dat or ratings.csv)")
 
 
+def genre_classes(multi_hot: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(primary, secondary, primary names, secondary names) from a multi-hot genre matrix (module doc)."""
+    frequency = multi_hot.sum(0)
+    rank = np.argsort(np.argsort(-frequency, kind="stable"), kind="stable")  # 0 = most frequent genre
+    keyed = np.where(multi_hot > 0, rank[None, :], names.size)  # a genre's rank where the movie has it
+    ordered = np.sort(keyed, 1)
+    by_rank = np.argsort(rank)
+    first, second = ordered[:, 0], ordered[:, 1] if names.size > 1 else np.full(len(multi_hot), names.size)
+    has = first < names.size
+    primary = np.where(has, first, -1)
+    pair = np.where(has, first * (names.size + 1) + second, -1)
+    pairs, secondary = np.unique(pair[has], return_inverse=True)
+    sec = np.full(len(multi_hot), -1, dtype=np.int64)
+    sec[has] = secondary
+    prim_ids, prim = np.unique(primary[has], return_inverse=True)
+    pri = np.full(len(multi_hot), -1, dtype=np.int64)
+    pri[has] = prim
+    label = lambda r: str(names[by_rank[r]]) if r < names.size else ""
+    pair_names = np.array(["/".join(x for x in (label(p // (names.size + 1)), label(p % (names.size + 1))) if x)
+                           for p in pairs])
+    return pri, sec, np.array([label(r) for r in prim_ids]), pair_names
+
+
 def _item_texts(titles: np.ndarray, genre_lists: list[list[str]]) -> list[str]:
     """ "title. genres" per item (no tags: see the module docstring)."""
     return [". ".join(part for part in (str(t), " ".join(g)) if part) for t, g in zip(titles, genre_lists)]
@@ -97,16 +129,23 @@ def load(source: Path, name: str, features: dict[str, str] | None = None, text_e
     order = [movie_row.get(int(i)) for i in item_ids]
     genre_lists = [genres[r] if r is not None else [] for r in order]
     multi_hot, genre_names = _multi_hot(genre_lists)
+    primary, secondary, primary_names, secondary_names = genre_classes(multi_hot, genre_names)
     extras = {"title": np.array([titles[r] if r is not None else "" for r in order]),
-              "genres": multi_hot, "genre_names": genre_names}
+              "genres": multi_hot, "genre_names": genre_names, "primary_names": primary_names,
+              "secondary_names": secondary_names}
     tag_group = {}
     if tags is not None:
         head, rows = tags
         t_items = numeric_column(rows, head.index("movieId"), source / "tags.csv", first_line=2)
+        t_users = numeric_column(rows, head.index("userId"), source / "tags.csv", first_line=2)
+        t_times = numeric_column(rows, head.index("timestamp"), source / "tags.csv", first_line=2)
         t_text = [r[head.index("tag")].strip().lower() for r in rows]
         names, t_ids = np.unique(np.array(t_text), return_inverse=True)
         known = np.isin(t_items, item_ids)
-        tag_group = {"item": np.searchsorted(item_ids, t_items[known]), "tag": t_ids[known].astype(np.int64)}
+        rated = np.isin(t_users, user_ids)
+        tag_group = {"item": np.searchsorted(item_ids, t_items[known]), "tag": t_ids[known].astype(np.int64),
+                     "user": np.where(rated, np.searchsorted(user_ids, t_users), -1)[known].astype(np.int64),
+                     "timestamp": t_times[known].astype(np.int64)}
         extras["tag_names"] = names
     impressions = {"user": user.astype(np.int64), "item": item.astype(np.int64), "timestamp": timestamp,
                    "click": (rating >= click_threshold).astype(np.int8)}
@@ -114,7 +153,7 @@ def load(source: Path, name: str, features: dict[str, str] | None = None, text_e
     textual, encoder = encode_texts(texts, text_encoder)
     return Dataset(name=name, n_users=int(user_ids.size), n_items=int(item_ids.size), user=user.astype(np.int64),
                    item=item.astype(np.int64), rating=rating.astype(np.float32), timestamp=timestamp,
-                   tags=tag_group, extras=extras, impressions=impressions, features={"genre": multi_hot.astype(np.float32), "textual": textual},
+                   tags=tag_group, extras=extras, categories={"primary": primary, "secondary": secondary}, impressions=impressions, features={"genre": multi_hot.astype(np.float32), "textual": textual},
                    raw={"user_id": user_ids.astype(str), "item_id": item_ids.astype(str)},
                    source={"format": "movielens", "variant": variant, "path": str(source), "text_encoder": encoder,
                            "click_threshold": float(click_threshold)})

@@ -1,0 +1,245 @@
+"""MTL's topic pipeline: weighted walks, skip-gram, torch k-means, τ₃ assignment, MMoE gates, the synthetic
+representation study, topic queues, the rankers with topic ids, and the three CLI stages end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from graphrec.cli import conf_dir
+from graphrec.evaluation.clustering import nmi
+from graphrec.graphs.sparse import SparseGraph
+from graphrec.graphs.tag_cooccurrence import tag_cooccurrence_graph
+from graphrec.graphs.walks import weighted_random_walks
+from graphrec.topics.kmeans import kmeans, topics_within
+from graphrec.topics.mmoe import MMoE
+from graphrec.topics.skipgram import skipgram
+
+
+def small_weighted_graph() -> SparseGraph:
+    row = torch.tensor([0, 0, 0, 1, 1, 2, 3])
+    col = torch.tensor([1, 2, 3, 2, 3, 3, 4])
+    w = torch.tensor([1.0, 3.0, 6.0, 2.0, 0.5, 4.0, 1.5])
+    return SparseGraph.from_coo(torch.cat([row, col]), torch.cat([col, row]), torch.cat([w, w]), (5, 5),
+                                symmetric=True)
+
+
+def test_tag_graph_values_are_eq3_edge_probabilities():
+    item = torch.tensor([0, 0, 0, 1, 1, 2, 2, 3])
+    tag = torch.tensor([0, 1, 2, 0, 1, 1, 2, 3])  # pairs (0,1): 2 videos, (0,2): 1, (1,2): 2; tag 3 alone
+    g = tag_cooccurrence_graph(item, tag, 4, 4).to_dense()
+    expected = torch.zeros(4, 4)
+    for (s, t), x in {(0, 1): 2, (0, 2): 1, (1, 2): 2}.items():
+        expected[s, t] = expected[t, s] = x / 5.0
+    assert torch.allclose(g, expected)
+
+
+def test_walk_transitions_match_edge_probabilities_chi_square():
+    from scipy.stats import chisquare
+
+    graph = small_weighted_graph()
+    dense = graph.to_dense()
+    starts = torch.arange(5).repeat(6000)
+    walks = weighted_random_walks(graph, starts, 6, torch.Generator().manual_seed(0))
+    src, dst = walks[:, :-1].reshape(-1), walks[:, 1:].reshape(-1)
+    for node in range(5):
+        out = dst[src == node]
+        nbrs = torch.nonzero(dense[node]).squeeze(1)
+        observed = torch.stack([(out == n).sum() for n in nbrs]).numpy()
+        assert observed.sum() == out.numel() > 1000  # every step from a node goes to a neighbour
+        weights = dense[node, nbrs].double().numpy()
+        expected = weights / weights.sum() * observed.sum()
+        if nbrs.numel() == 1:  # node 4: one neighbour, every step goes there
+            continue
+        assert chisquare(observed, expected).pvalue > 1e-3, (node, observed, expected)
+        if nbrs.numel() > 1:  # a uniform sampler would be rejected
+            assert chisquare(observed, np.full(nbrs.numel(), observed.sum() / nbrs.numel())).pvalue < 1e-6
+
+
+def test_walk_stops_at_a_node_without_edges():
+    graph = SparseGraph.from_coo(torch.tensor([0, 1]), torch.tensor([1, 0]), None, (3, 3), symmetric=True)
+    walks = weighted_random_walks(graph, torch.tensor([2, 0]), 4)
+    assert walks[0].tolist() == [2, -1, -1, -1] and walks[1].tolist() == [0, 1, 0, 1]
+
+
+def test_skipgram_separates_planted_tag_clusters():
+    rng = np.random.default_rng(0)
+    clusters = np.repeat(np.arange(3), 8)  # 24 tags, 3 planted clusters
+    rows, cols, vals = [], [], []
+    for s in range(24):
+        for t in range(s + 1, 24):
+            same = clusters[s] == clusters[t]
+            if same or rng.random() < 0.05:
+                rows.append(s), cols.append(t), vals.append(5.0 if same else 1.0)
+    r, c, v = torch.tensor(rows), torch.tensor(cols), torch.tensor(vals)
+    graph = SparseGraph.from_coo(torch.cat([r, c]), torch.cat([c, r]), torch.cat([v, v]), (24, 24), True)
+    walks = weighted_random_walks(graph, torch.arange(24).repeat(20), 40, torch.Generator().manual_seed(1))
+    emb = torch.nn.functional.normalize(skipgram(walks, 24, dim=16, window=3, epochs=3, walks_per_batch=8), dim=1)
+    cos = emb @ emb.T
+    same = torch.from_numpy(clusters[:, None] == clusters[None, :]) & ~torch.eye(24, dtype=torch.bool)
+    diff = torch.from_numpy(clusters[:, None] != clusters[None, :])
+    assert cos[same].mean() > cos[diff].mean() + 0.3
+    assert nmi(kmeans(emb, 3, n_init=5).labels.numpy(), clusters) > 0.9
+
+
+def blobs(seed: int = 0, n: int = 1500, k: int = 8, d: int = 6) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, (k, d))
+    return (centres[rng.integers(0, k, n)] + rng.normal(0, 1.0, (n, d))).astype(np.float32)
+
+
+def test_torch_kmeans_inertia_within_one_percent_of_scipy_kmeans2():
+    from scipy.cluster.vq import kmeans2
+
+    x = blobs()
+    best = np.inf
+    for seed in range(10):
+        centres, labels = kmeans2(x.astype(np.float64), 8, minit="++", seed=seed)
+        best = min(best, float(((x - centres[labels]) ** 2).sum()))
+    ours = kmeans(torch.from_numpy(x), 8, n_init=5, seed=0, block_size=256)
+    recomputed = float(((torch.from_numpy(x) - ours.centres[ours.labels]) ** 2).sum())
+    assert ours.inertia == pytest.approx(recomputed, rel=1e-4)
+    assert ours.inertia <= best * 1.01, (ours.inertia, best)
+
+
+def test_kmeans_is_seeded_and_rejects_bad_k():
+    from graphrec.errors import ConfigError
+
+    x = torch.from_numpy(blobs(1, n=300))
+    a, b = kmeans(x, 5, seed=3), kmeans(x, 5, seed=3)
+    assert torch.equal(a.labels, b.labels)
+    with pytest.raises(ConfigError, match="K = 400"):
+        kmeans(x, 400)
+
+
+def test_tau3_assigns_every_topic_within_the_cosine_distance_and_always_the_nearest():
+    centres = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    angle = torch.tensor([0.0, np.pi / 4, np.pi * 0.55, np.pi])
+    x = torch.stack([torch.cos(angle), torch.sin(angle)], 1) * 3.0  # lengths do not matter: cosine
+    item, topic = topics_within(x, centres, tau=0.4)
+    got = sorted(zip(item.tolist(), topic.tolist()))
+    # cos distances: item 0 -> (0, 1, 2); item 1 -> (0.29, 0.29, 1.71); item 2 -> (1.16, 0.01, 0.84); item 3 -> (2, 1, 0)
+    assert got == [(0, 0), (1, 0), (1, 1), (2, 1), (3, 2)]
+    item, topic = topics_within(x, centres, tau=0.0)  # nothing within 0: the nearest only
+    assert item.tolist() == [0, 1, 2, 3] and topic[[0, 2, 3]].tolist() == [0, 1, 2]
+
+
+def test_mmoe_gates_are_per_task():
+    torch.manual_seed(0)
+    model = MMoE({"text": 10, "image": 6}, [4, 5, 7], experts=6).eval()
+    inputs = {"text": torch.randn(9, 10), "image": torch.randn(9, 6)}
+    before = model(inputs)
+    gates = model.gate_weights(model.representation(inputs))
+    assert gates.shape == (3, 9, 6) and torch.allclose(gates.sum(-1), torch.ones(3, 9))
+    with torch.no_grad():
+        model.gates[1].weight.add_(torch.randn_like(model.gates[1].weight))
+    after = model(inputs)
+    assert torch.equal(before[0], after[0]) and torch.equal(before[2], after[2])  # other tasks' gates untouched
+    assert not torch.allclose(before[1], after[1])
+
+
+def topics_cfg(tmp_path, *overrides):
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        return compose("topics", overrides=[f"data_root={tmp_path / 'data'}", "device=cpu", *overrides])
+
+
+NOISY_WORLD = ["+dataset.synthetic.noise={visual:2.0,textual:2.0,acoustic:1.0}", "dataset.synthetic.n_users=300",
+               "kmeans.k=8"]
+
+
+def test_topic_representation_recovers_secondary_classes_at_least_as_well_as_every_input(tmp_path):
+    from graphrec.topics import fit_topics
+    from graphrec.topics.assign import load_npz
+    from graphrec.topics.study import table_one
+
+    run = tmp_path / "fit"
+    run.mkdir()
+    result = fit_topics(topics_cfg(tmp_path, *NOISY_WORLD), run)
+    rows = {r["representation"]: r for r in table_one(load_npz(run / "representations.npz"), 0)}
+    print({k: round(v["sc_nmi"], 4) for k, v in rows.items()})
+    joint = rows["[z ‖ tag vector]"]["sc_nmi"]
+    for single in ("textual only", "visual only", "DeepWalk tag vector"):
+        assert joint >= rows[single]["sc_nmi"] - 1e-9, (single, rows[single]["sc_nmi"], joint)
+    assert rows["MMoE z"]["sc_nmi"] > rows["inputs concatenated"]["sc_nmi"]  # the multi-task training helps
+    assert result["items"]["heldout"] == 150 and rows["MMoE z"]["sc_items"] == 150
+
+
+def test_queues_filter_by_exposure_and_ctr_keep_fresh_items_and_rank_by_ctr():
+    from graphrec.topics.queues import _round_robin, topic_queues
+
+    exposure = np.array([20, 20, 20, 20, 3, 2, 30])
+    clicks = np.array([10, 2, 1, 6, 1, 0, 3])  # CTR .5, .1, .05, .3, fresh, fresh, .1
+    topic_item = np.array([0, 1, 2, 3, 4, 5, 6, 0, 3])
+    topic = np.array([0, 0, 0, 0, 0, 0, 0, 1, 1])
+    rng = np.random.default_rng(0)
+    q = topic_queues(topic_item, topic, exposure, clicks, tau1=10, tau2=0.07, fresh_share=0.2, rng=rng)
+    good = [i for i in q[0] if i not in (4, 5)]
+    assert good == [0, 3, 6, 1]  # item 2 is under τ2; ties at CTR .1 broken by clicks (item 6 has 3)
+    assert sum(i in (4, 5) for i in q[0]) == 1  # 20% fresh: one of 5
+    assert q[1].tolist() == [0, 3]
+    seen = np.zeros(7, bool)
+    seen[0] = True
+    assert _round_robin([np.array([0, 3, 6]), np.array([5, 6, 1])], seen, 4).tolist() == [5, 3, 6, 1]
+
+
+def test_item_field_padding_and_the_wide_cross_match_a_loop_reference():
+    from graphrec.models.field_ctr import WideDeep, padded_values
+
+    item = torch.tensor([0, 0, 2, 1, 2, 2])
+    value = torch.tensor([1, 0, 2, 2, 0, 1])
+    pad = padded_values(item, value, 4, 3, cap=8)
+    assert pad.tolist() == [[0, 1, 3], [2, 3, 3], [0, 1, 2], [3, 3, 3], [3, 3, 3]]
+    torch.manual_seed(0)
+    model = WideDeep(3, 4, item_fields=["topic"], item_field_data={"topic": (item, value, 3)}, embedding_dim=4)
+    with torch.no_grad():
+        model.crosses["topic"].normal_()
+    batch = {"user": torch.tensor([0, 1]), "item": torch.tensor([2, 0]),
+             "pos_items": torch.tensor([[0, 1, 4], [2, 4, 4]]), "pos_lengths": torch.tensor([2, 1]),
+             "pos_times": torch.zeros(2, 3, dtype=torch.long)}
+    got = model._cross("topic", batch)
+    w = model.crosses["topic"]
+    values = {0: [0, 1], 1: [2], 2: [0, 1, 2], 3: []}
+    for b, (cand, hist) in enumerate([(2, [0, 1]), (0, [2])]):
+        hist_values = [s for h in hist for s in values[h]]
+        ref = np.mean([np.mean([float(w[s, t].detach()) for s in hist_values]) for t in values[cand]])
+        assert float(got[b]) == pytest.approx(ref, rel=1e-5)
+
+
+def _run(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "graphrec.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_topics_fit_assign_report_and_a_ranker_with_topic_ids_end_to_end(tmp_path):
+    data = f"data_root={tmp_path / 'data'}"
+    world = ["dataset.synthetic.n_users=200", "dataset.synthetic.n_items=300", "kmeans.k=6", "mmoe.epochs=5",
+             "deepwalk.walks_per_node=3", "device=cpu", data]
+    out = _run("topics", "fit", *world, "hydra.run.dir=fit", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    fit = json.loads((tmp_path / "fit" / "results.json").read_text())
+    assert fit["stage"] == "fit" and fit["kmeans"]["k"] == 6 and (tmp_path / "fit" / "centres.npz").is_file()
+    out = _run("topics", "assign", *world, "fit_dir=fit", "tau3=0.5", "dataset_name=world-topics",
+               "hydra.run.dir=assign", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assign = json.loads((tmp_path / "assign" / "results.json").read_text())
+    assert assign["topics_per_item"]["mean"] >= 1.0
+    train = _run("train", "model=emlp", "dataset=prepared", "dataset.name=world-topics", "model.item_fields=[topic]",
+                 "trainer.epochs=1", "eval.history_length=5", "device=cpu", data, "hydra.run.dir=ranker",
+                 cwd=tmp_path)
+    assert train.returncode == 0, train.stderr[-2000:]
+    out = _run("topics", "report", *world, "fit_dir=fit", "assign_dir=assign", "rankers=[ranker]",
+               "hydra.run.dir=report", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    tables = json.loads((tmp_path / "report" / "tables.json").read_text())
+    assert {r["queue"] for r in tables["queues"]} == {"topic", "popularity", "random"}
+    assert tables["rankers"][0]["item_fields"] == "topic" and len(tables["representations"]) == 6
+    assert (tmp_path / "report" / "figures" / "topics.png").stat().st_size > 10_000
+    bad = _run("topics", "report", *world, "fit_dir=assign", "hydra.run.dir=bad", cwd=tmp_path)
+    assert bad.returncode == 2 and "is a `topics assign` run" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
