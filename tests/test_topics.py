@@ -206,8 +206,8 @@ def test_item_field_padding_and_the_wide_cross_match_a_loop_reference():
     w = model.crosses["topic"]
     values = {0: [0, 1], 1: [2], 2: [0, 1, 2], 3: []}
     for b, (cand, hist) in enumerate([(2, [0, 1]), (0, [2])]):
-        hist_values = [s for h in hist for s in values[h]]
-        ref = np.mean([np.mean([float(w[s, t].detach()) for s in hist_values]) for t in values[cand]])
+        ref = np.mean([np.mean([np.mean([float(w[s, t].detach()) for s in values[h]]) for h in hist])
+                       for t in values[cand]])
         assert float(got[b]) == pytest.approx(ref, rel=1e-5)
 
 
@@ -243,3 +243,96 @@ def test_topics_fit_assign_report_and_a_ranker_with_topic_ids_end_to_end(tmp_pat
     bad = _run("topics", "report", *world, "fit_dir=assign", "hydra.run.dir=bad", cwd=tmp_path)
     assert bad.returncode == 2 and "is a `topics assign` run" in bad.stderr and len(bad.stderr.splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+
+
+def test_tau3_auto_gives_the_asked_mean_number_of_topics():
+    from graphrec.topics.kmeans import tau_for_mean_count
+
+    x = torch.from_numpy(blobs(2, n=800))
+    centres = kmeans(x, 8, seed=0).centres
+    for count in (2.0, 4.0):
+        item, _ = topics_within(x, centres, tau_for_mean_count(x, centres, count))
+        assert abs(item.numel() / 800 - count) < 0.1 * count
+
+
+KUAIREC_FIXTURE = (
+    "video_id,manual_cover_text,caption,topic_tag,first_level_category_id,first_level_category_name,"
+    "second_level_category_id,second_level_category_name,third_level_category_id,third_level_category_name\n"
+    "7,UNKNOWN,精神小伙,[],8,颜值,673,颜值随拍,-124,UNKNOWN\n"
+    "3,封面,一段王朝\n！”,\"[搞笑,五爱市场]\",9,喜剧,-124,UNKNOWN,-124,UNKNOWN\n"  # an unquoted line break
+    "5,UNKNOWN,,[搞笑],8,颜值,674,街拍,1231,萌宝\n")
+
+
+def test_kuairec_captions_importer_joins_broken_rows_and_reads_unquoted_tag_lists(tmp_path):
+    from graphrec.data.formats.kuairec_captions import load
+    from graphrec.errors import DataError
+
+    (tmp_path / "kuairec_caption_category.csv").write_text(KUAIREC_FIXTURE, encoding="utf-8")
+    ds = load(tmp_path, "k")
+    assert ds.n_items == 3 and ds.n_interactions == 0 and ds.source["content_only"]
+    assert ds.raw["item_id"].tolist() == ["3", "5", "7"]
+    assert ds.extras["caption"][0] == "一段王朝\n！”" and ds.extras["cover_text"].tolist() == ["封面", "", ""]
+    tags = [(int(i), str(ds.extras["tag_names"][t])) for i, t in zip(ds.tags["item"], ds.tags["tag"])]
+    assert sorted(tags) == [(0, "五爱市场"), (0, "搞笑"), (1, "搞笑")]
+    assert ds.categories["primary"].tolist() == [1, 0, 0]  # ids "8" < "9"
+    assert ds.categories["secondary"].tolist() == [-1, 1, 0] and ds.categories["tertiary"].tolist() == [-1, 0, -1]
+    (tmp_path / "kuairec_caption_category.csv").write_text(KUAIREC_FIXTURE + "9,x,y\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 6 has 3 fields"):
+        load(tmp_path, "k")
+
+
+def test_kuairec_captions_real_file(tmp_path):
+    from tests.conftest import shared_dataset
+    from graphrec.data.formats.kuairec_captions import load
+
+    ds = load(shared_dataset("kuairec-captions"), "k")
+    assert ds.n_items == 10_728 and np.unique(ds.tags["item"]).size > 6_000
+    assert [int(ds.categories[c].max()) + 1 for c in ("primary", "secondary", "tertiary")] == [38, 137, 219]
+
+
+def test_movielens_genre_classes_are_nested_by_catalogue_frequency():
+    from graphrec.data.formats.movielens import genre_classes
+
+    names = np.array(["Action", "Comedy", "Drama"])
+    hot = np.array([[1, 0, 1], [0, 1, 1], [0, 0, 1], [1, 1, 0], [0, 0, 0], [1, 0, 1]], np.int8)
+    primary, secondary, pnames, snames = genre_classes(hot, names)  # frequency: Drama 4, Action 3, Comedy 2
+    assert pnames.tolist() == ["Drama", "Action"] and primary.tolist() == [0, 0, 0, 1, -1, 0]
+    assert [snames[s] if s >= 0 else None for s in secondary] == [
+        "Drama/Action", "Drama/Comedy", "Drama", "Action/Comedy", None, "Drama/Action"]
+
+
+def test_tags_before_valid_drop_what_a_user_attached_after_their_first_held_out_impression():
+    from omegaconf import OmegaConf
+
+    from graphrec.data.dataset import Dataset
+    from graphrec.topics.inputs import usable_tags
+
+    imp = {"user": np.array([0] * 10 + [1] * 10), "item": np.arange(20) % 5,
+           "timestamp": np.concatenate([np.arange(10), np.arange(10) + 100]), "click": np.ones(20, np.int8)}
+    ds = Dataset("t", 3, 5, imp["user"], imp["item"], impressions=imp,
+                 tags={"item": np.array([0, 1, 2, 3, 4]), "tag": np.array([0, 1, 2, 3, 0]),
+                       "user": np.array([0, 0, 1, 1, -1]), "timestamp": np.array([7, 8, 50, 150, 999])})
+    ecfg = OmegaConf.create({"split": "temporal", "ratios": [0.8, 0.1, 0.1], "valid_days": 1, "test_days": 1,
+                             "time_unit_s": 1.0})
+    item, tag, n_tags, rule = usable_tags(ds, "auto", ecfg)
+    # user 0's held-out part starts at time 8, user 1's at 108; a tag by a user without ratings stays
+    assert rule == "before_valid" and item.tolist() == [0, 2, 4] and n_tags == 4
+    assert usable_tags(ds, "all", ecfg)[0].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_item_fields_and_a_content_only_dataset_in_train(tmp_path, make_cfg):
+    from graphrec.data.dataset import Dataset
+    from graphrec.data.storage import save_dataset
+    from graphrec.errors import DataError
+    from graphrec.experiment import build_experiment
+
+    ds = Dataset("content", 0, 3, np.zeros(0, np.int64), np.zeros(0, np.int64),
+                 categories={"primary": np.array([1, -1, 0])},
+                 item_sets={"topic.item": np.array([0, 0, 2]), "topic.value": np.array([4, 1, 2])},
+                 source={"content_only": True})
+    assert ds.item_field("primary")[0].tolist() == [0, 2] and ds.item_field("topic")[2] == 5
+    with pytest.raises(DataError, match="no item field 'genre'"):
+        ds.item_field("genre")
+    save_dataset(ds, tmp_path / "data")
+    with pytest.raises(DataError, match="item content only"):
+        build_experiment(make_cfg("dataset=prepared", "dataset.name=content", small=False))

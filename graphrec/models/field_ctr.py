@@ -15,7 +15,8 @@ several topics). ``use_features`` adds a projection of the item's content featur
   the paper), a deep MLP beside them, logit = wᵀ[x_L ‖ deep(x₀)];
 - ``WideDeep`` (Cheng et al., DLRS 2016): logit = wide + deep, wide = the LR part plus, per item field with at
   most ``max_cross_values`` values, the cross-product feature AND(history value s, candidate value t) with
-  weight W_st, averaged over the history's and the candidate's values: p_Hᵀ W q_i (without item fields the
+  weight W_st, averaged over the candidate's values and over the history's items (each item's values
+  averaged first, as in the field vectors): p_Hᵀ W q_i (without item fields the
   only crosses would be item × item, too many to learn: wide is then the LR part); deep = the EMLP tower.
 Loss: log loss of each click plus λ/2 · the squared norm of the field vectors a batch gathers / B (ClickModel).
 Deviation: the paper does not give its rankers' sizes; these are DIN's base-model sizes (d = 32, 200–80).
@@ -28,6 +29,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from graphrec.graphs.sparse import SparseGraph
 from graphrec.models.ctr_common import ClickModel, ItemVectors, history, masked_mean, mlp
 
 
@@ -47,28 +49,56 @@ def padded_values(item: torch.Tensor, value: torch.Tensor, n_items: int, n_value
 
 
 class ItemField(nn.Module):
-    """Vectors of one categorical item field: an item's value vectors averaged (padding excluded)."""
+    """Vectors of one categorical item field. With A the item × value matrix whose row i is 1/|V_i| on the
+    item's values V_i, the item vectors are A E (E the value embeddings): one sparse product over all items per
+    forward, then a gather — never a [batch, L, values-per-item, d] tensor."""
 
     def __init__(self, item: torch.Tensor, value: torch.Tensor, n_items: int, n_values: int, dim: int, cap: int):
         super().__init__()
-        self.n_values = int(n_values)
+        self.n_values, self.n_items = int(n_values), int(n_items)
         self.register_buffer("values", padded_values(item.long(), value.long(), n_items, n_values, cap),
                              persistent=False)
+        key = torch.unique(item.long() * (n_values + 1) + value.long())
+        row, col = key // (n_values + 1), key % (n_values + 1)
+        counts = torch.bincount(row, minlength=n_items + 1).float()
+        self.register_buffer("a_row", row, persistent=False)
+        self.register_buffer("a_col", col, persistent=False)
+        self.register_buffer("a_val", 1.0 / counts[row], persistent=False)
+        self._a: SparseGraph | None = None
         self.emb = nn.Embedding(n_values + 1, dim, padding_idx=n_values)
         nn.init.normal_(self.emb.weight, std=0.01)
         with torch.no_grad():
             self.emb.weight[n_values].zero_()
 
+    def averaging(self) -> SparseGraph:
+        """A (class doc), built once per device."""
+        if self._a is None or self._a.col.device != self.a_col.device:
+            self._a = SparseGraph.from_coo(self.a_row, self.a_col, self.a_val, (self.n_items + 1, self.n_values + 1))
+        return self._a
+
     def distribution(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(value ids [..., M], their mask) of ``items``."""
+        """(value ids [..., M], their mask) of ``items`` (at most ``cap`` values each)."""
         ids = self.values[items]
         return ids, ids != self.n_values
 
+    def averaged(self, weight: torch.Tensor) -> torch.Tensor:
+        """A · weight ([n_items + 1, ...]); without grad (evaluation, serving) computed once per version of
+        ``weight`` and reused, so scoring a few impressions costs a gather, not a product over all items."""
+        if torch.is_grad_enabled():
+            return self.averaging() @ weight
+        key = (weight.data_ptr(), weight._version)
+        cache = self.__dict__.setdefault("_averaged", {})
+        if cache.get("key", {}).get(id(weight)) != key:
+            cache.setdefault("key", {})[id(weight)] = key
+            cache[id(weight)] = self.averaging() @ weight
+        return cache[id(weight)]
+
+    def table(self) -> torch.Tensor:
+        """Every item's mean value vector, A E: [n_items + 1, d] (the padding item's row is 0)."""
+        return self.averaged(self.emb.weight)
+
     def forward(self, items: torch.Tensor) -> torch.Tensor:
-        ids, mask = self.distribution(items)
-        v = self.emb(ids)
-        m = mask.to(v.dtype)[..., None]
-        return (v * m).sum(-2) / m.sum(-2).clamp_min(1.0)
+        return self.table()[items]
 
 
 class FieldVectors(nn.Module):
@@ -76,7 +106,7 @@ class FieldVectors(nn.Module):
 
     def __init__(self, n_users: int, n_items: int, dim: int, features: dict[str, torch.Tensor] | None,
                  use_features: bool, item_field_data: dict[str, tuple[torch.Tensor, torch.Tensor, int]],
-                 max_values_per_item: int = 32):
+                 max_values_per_item: int = 64):
         super().__init__()
         self.user = nn.Embedding(n_users, dim)
         nn.init.normal_(self.user.weight, std=0.01)
@@ -89,7 +119,8 @@ class FieldVectors(nn.Module):
         hist_items, _, mask = history(batch, "pos")
         vectors = [self.user(batch["user"]), self.items(batch["item"]), masked_mean(self.items(hist_items), mask)]
         for field in self.fields.values():
-            vectors += [field(batch["item"]), masked_mean(field(hist_items), mask)]
+            table = field.table()
+            vectors += [table[batch["item"]], masked_mean(table[hist_items], mask)]
         x = torch.stack(vectors, 1)
         return x, x.pow(2).sum() / x.shape[0]
 
@@ -171,18 +202,14 @@ class WideDeep(_FieldModel):
         self.tower = mlp([self.inputs.n_fields * embedding_dim, *hidden, 1])
 
     def _cross(self, name: str, batch) -> torch.Tensor:
-        """p_Hᵀ W q_i for one field: W averaged over (history value, candidate value) pairs."""
+        """p_Hᵀ W q_i for one field: with U = A W (every item's mean row of W), the mean over the history of
+        U[h], read at the candidate's values and averaged over them."""
         field = self.wide.inputs.fields[name]
-        weight = self.crosses[name]
         hist_items, _, mask = history(batch, "pos")
-        h_ids, h_mask = field.distribution(hist_items)  # [B, L, M]
+        u = field.averaged(self.crosses[name])  # [n_items + 1, V + 1]
+        p_w = masked_mean(u[hist_items], mask)  # [B, V + 1]: Σ_s p_H(s) W[s, :]
         c_ids, c_mask = field.distribution(batch["item"])  # [B, M]
-        h_w = (h_mask & mask[..., None]).float()
-        p = torch.zeros(h_ids.shape[0], weight.shape[0], device=h_ids.device)
-        p.scatter_add_(1, h_ids.flatten(1), h_w.flatten(1))
-        p = p / p.sum(1, keepdim=True).clamp_min(1.0)
-        cols = weight.T[c_ids]  # [B, M, V+1]: W[:, t] for each candidate value t
-        per_value = (cols * p[:, None, :]).sum(-1)  # [B, M]
+        per_value = p_w.gather(1, c_ids)
         return (per_value * c_mask).sum(1) / c_mask.sum(1).clamp_min(1)
 
     def forward(self, batch):

@@ -1,5 +1,8 @@
 """``graphrec topics assign``: every video gets each topic within cosine distance τ₃ (MTL §III-A3).
 
+``tau3``: a cosine distance, or ``auto`` (the default): the τ₃ at which videos get ``topics_per_item`` topics
+on average (the paper reports ≈ 4 at its τ₃ = 0.6; ``graphrec.topics.kmeans.tau_for_mean_count``) — label-free.
+
 Reads the fit run dir (``results.json``, ``representations.npz``, ``centres.npz``: its declared inputs) and
 writes into its own run dir ``assignments.npz`` (``item``, ``topic`` pairs; ``nearest`` per item) and
 ``results.json``. With ``dataset_name`` set it also writes a prepared dataset: the fit's dataset plus the
@@ -21,7 +24,7 @@ from graphrec.data.storage import fingerprint, save_dataset
 from graphrec.errors import ConfigError, DataError
 from graphrec.experiment import load_configured_dataset, resolve_device
 from graphrec.topics.fit import save_arrays
-from graphrec.topics.kmeans import topics_within
+from graphrec.topics.kmeans import tau_for_mean_count, topics_within
 from graphrec.training.checkpoint import write_json
 
 log = logging.getLogger("graphrec")
@@ -54,20 +57,24 @@ def assign_topics(cfg: DictConfig, run_dir: Path) -> dict:
     reps = load_npz(fit_dir / "representations.npz")
     centres = load_npz(fit_dir / "centres.npz")["centres"]
     device = resolve_device(cfg.device)
-    tau = float(cfg.tau3)
-    item, topic = topics_within(torch.from_numpy(reps["topic_vector"]).to(device), torch.from_numpy(centres).to(device),
-                                tau)
+    vectors, centre_t = torch.from_numpy(reps["topic_vector"]).to(device), torch.from_numpy(centres).to(device)
+    if cfg.tau3 == "auto":
+        tau = tau_for_mean_count(vectors, centre_t, float(cfg.topics_per_item), seed=int(fit["seed"]))
+    else:
+        tau = float(cfg.tau3)
+    item, topic = topics_within(vectors, centre_t, tau)
     item, topic = item.cpu().numpy(), topic.cpu().numpy()
     per_item = np.bincount(item, minlength=reps["topic_vector"].shape[0])
     nearest = reps["nearest_topic"]
     save_arrays(run_dir / "assignments.npz", item=item, topic=topic, nearest=nearest)
     results = {"stage": "assign", "fit_dir": str(fit_dir), "dataset": fit["dataset"], "tau3": tau,
+               "tau3_rule": str(cfg.tau3),
                "k": int(centres.shape[0]), "pairs": int(item.size),
                "topics_per_item": {"mean": float(per_item.mean()), "median": float(np.median(per_item)),
                                    "max": int(per_item.max())},
                "topics_used": int(np.unique(topic).size)}
     log.info(f"assigned {item.size:,} (item, topic) pairs: {per_item.mean():.2f} topics per item "
-             f"(τ3 {tau}), {results['topics_used']} of {centres.shape[0]} topics used")
+             f"(τ3 {tau:.4f}), {results['topics_used']} of {centres.shape[0]} topics used")
     if cfg.get("dataset_name"):
         ds = load_configured_dataset(cfg.dataset, cfg.get("data_root"))
         if fingerprint(ds) != fit["dataset_fingerprint"]:

@@ -56,16 +56,39 @@ def ranker_table(patterns: list[str]) -> list[dict]:
             for (m, f), v in sorted(groups.items())]
 
 
+def _cjk_font() -> str | None:
+    """A installed font with CJK glyphs, if any (class names of KuaiRec are Chinese)."""
+    from matplotlib import font_manager
+
+    for font in font_manager.fontManager.ttflist:
+        if any(k in font.name for k in ("CJK", "WenQuanYi", "Hei", "Ming", "Song", "Noto Sans SC")):
+            return font.name
+    return None
+
+
+def _class_label(names: np.ndarray | None, c: int, cjk: str | None) -> str:
+    """The class's name, or ``class <id>`` when it cannot be drawn (non-Latin text without a CJK font)."""
+    if names is None or c >= len(names):
+        return f"class {c}"
+    name = str(names[c])
+    return name if name.isascii() or cjk else f"class {c}"
+
+
 def plot_topics(reps: dict[str, np.ndarray], centres: np.ndarray, names: np.ndarray | None, path: Path,
                 title: str, seed: int = 0) -> Path:
     from graphrec.viz.figure import pyplot, save_figure
 
     plt = pyplot()
+    cjk = _cjk_font()
+    if cjk:
+        plt.rcParams["font.family"] = [cjk, "sans-serif"]
     a = torch.from_numpy(reps["topic_vector"]).float()
     rng = np.random.default_rng(seed)
     shown = np.sort(rng.choice(a.shape[0], min(5000, a.shape[0]), replace=False))
     mean = a.mean(0)
-    _, _, v = torch.pca_lowrank(a - mean, q=2, center=False)
+    with torch.random.fork_rng():  # pca_lowrank draws a random projection: the same figure for a seed
+        torch.manual_seed(seed)
+        _, _, v = torch.pca_lowrank(a - mean, q=2, center=False)
     xy = ((a[shown] - mean) @ v).numpy()
     cxy = ((torch.from_numpy(centres).float() - mean) @ v).numpy()
     primary = reps["primary"][shown]
@@ -76,7 +99,7 @@ def plot_topics(reps: dict[str, np.ndarray], centres: np.ndarray, names: np.ndar
     ax.scatter(xy[other, 0], xy[other, 1], s=3, c="lightgrey", label="other / unknown")
     for c in top:
         m = primary == c
-        label = str(names[c]) if names is not None and c < len(names) else f"class {c}"
+        label = _class_label(names, int(c), cjk)
         ax.scatter(xy[m, 0], xy[m, 1], s=4, label=label)
     ax.scatter(cxy[:, 0], cxy[:, 1], marker="x", c="black", s=12, linewidths=0.8, label="topic centres")
     ax.set_title(title)
@@ -104,7 +127,7 @@ def report_topics(cfg: DictConfig, run_dir: Path) -> dict:
         if ds.impressions:
             tables["queues"] = queue_recall(ds, pairs["item"], pairs["topic"], cfg.eval, cfg.queues, "test", seed)
             n3 = int(cfg.queues.n3)
-            md += ["", f"## Candidate generation (topic queues, τ3 {assign['tau3']}: "
+            md += ["", f"## Candidate generation (topic queues, τ3 {assign['tau3']:.4f}: "
                    f"{assign['topics_per_item']['mean']:.2f} topics per item)", "",
                    _markdown(tables["queues"], ["queue", "part", f"recall@{n3}", "users",
                                                 "users_without_training_clicks", "qualified_items"])]
@@ -116,6 +139,9 @@ def report_topics(cfg: DictConfig, run_dir: Path) -> dict:
     names = ds.extras.get("primary_names")
     figure = plot_topics(reps, centres, names, run_dir / "figures" / "topics.png",
                          f"{fit['dataset']}: {centres.shape[0]} topics, items coloured by primary class", seed)
+    if names is not None and len(names):
+        md += ["", "## Primary classes (figure legend: class <id>)", "",
+               ", ".join(f"{i} {n}" for i, n in enumerate(names))]
     write_text(run_dir / "tables.md", "\n".join(md) + "\n")
     write_json(tables, run_dir / "tables.json")
     results = {"stage": "report", "fit_dir": str(fit_dir), "tables": tables, "figure": str(figure)}

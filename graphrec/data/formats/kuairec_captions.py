@@ -44,7 +44,7 @@ def _joined(rows: list[list[str]], width: int, path: Path) -> list[list[str]]:
             row = row[:-1] + [row[-1] + "\n" + rows[i + 1][0]] + rows[i + 1][1:]
             i += 1
         if len(row) != width:
-            raise DataError(f"{path}: row {i + 2} has {len(row)} fields, expected {width} (truncated or malformed?)")
+            raise DataError(f"{path}: line {i + 2} has {len(row)} fields, expected {width} (truncated or malformed?)")
         out.append(row)
         i += 1
     return out
