@@ -105,6 +105,7 @@ def test_torch_kmeans_inertia_within_one_percent_of_scipy_kmeans2():
     ours = kmeans(torch.from_numpy(x), 8, n_init=5, seed=0, block_size=256)
     recomputed = float(((torch.from_numpy(x) - ours.centres[ours.labels]) ** 2).sum())
     assert ours.inertia == pytest.approx(recomputed, rel=1e-4)
+    print(f"torch k-means inertia {ours.inertia:.2f}, scipy kmeans2 best of 10 {best:.2f}")
     assert ours.inertia <= best * 1.01, (ours.inertia, best)
 
 
