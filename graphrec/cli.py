@@ -192,6 +192,14 @@ def _topics(argv: list[str]) -> None:
             _fail(str(exc))
         print(f"run dir: {run_dir}")
 
+    if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c", "-m", "--multirun") for a in rest):
+        from hydra import compose, initialize_config_dir
+
+        with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+            try:  # a bad override is one line before any run dir exists
+                compose("topics", overrides=[f"stage={stage}", *rest])
+            except Exception as exc:
+                _fail(_one_line(exc))
     sys.argv = [f"{sys.argv[0]} topics {stage}", f"stage={stage}"] + rest
     task()
 
@@ -301,6 +309,9 @@ VERB_USAGE = {
     "recommend": "usage: graphrec recommend checkpoint=<run dir or .pt> users=[0,5] [k=10] [format=text|json] "
                  "[exclude=train|train+valid|all] [device=cpu|cuda]",
     "viz": VIZ_USAGE,
+    "topics": "usage: graphrec topics fit|assign|report [overrides]\nMTL's topic pipeline (conf/topics.yaml): fit "
+              "dataset=<name>; assign fit_dir=<fit run> [tau3=auto|<distance>] [dataset_name=<new dataset>]; "
+              "report fit_dir=<fit run> [assign_dir=<assign run>] [rankers=[<train runs>]]",
     "graphs": "usage: graphrec graphs info dataset=<name> graph=<kind> [graph.<param>=<value> ...] "
               "[eval.split=...] [graph_cache=false]\nkinds: bipartite, cointeraction, knn, surfing, item_constraint",
 }

@@ -337,3 +337,11 @@ def test_item_fields_and_a_content_only_dataset_in_train(tmp_path, make_cfg):
     save_dataset(ds, tmp_path / "data")
     with pytest.raises(DataError, match="item content only"):
         build_experiment(make_cfg("dataset=prepared", "dataset.name=content", small=False))
+
+
+def test_topics_cli_bad_override_and_help_are_one_line_answers(tmp_path):
+    bad = _run("topics", "fit", "mmoe.nope=3", cwd=tmp_path)
+    assert bad.returncode == 2 and "mmoe.nope" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "outputs").exists()
+    assert _run("topics", "--help", cwd=tmp_path).stdout.startswith("usage: graphrec topics fit|assign|report")
+    assert _run("topics", cwd=tmp_path).returncode == 2
