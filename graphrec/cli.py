@@ -27,6 +27,8 @@ commands:
   viz intents checkpoint=<path>          items drawn by learned intents (PCA, top-level colours) -> PNG
   viz scores checkpoint=<path> users=[..]  per-user score distributions with learned boundaries -> PNG
   viz groups checkpoint=<path> [users=[..]]  MTIN interest-group attention over time + mask decay -> PNG
+  export checkpoint=<path> out=<dir> [max_k=100]   a self-contained, checksummed artefact for serving
+  serve export=<dir> [host=127.0.0.1] [port=8000] [index=exact|flat|hnsw]   HTTP top-K service ([serve] extra)
   topics fit|assign|report [overrides]   MTL topic pipeline: MMoE + tag DeepWalk + k-means -> topic ids,
                                          topic queues, representation / ranker tables (Hydra, conf/topics.yaml)
   graphs info dataset=<name> graph=<kind> [graph.<param>=<v>]   build one graph, print its statistics
@@ -162,6 +164,35 @@ def _train(argv: list[str]) -> None:
         argv = argv + _check_overrides(argv)
     sys.argv = [f"{sys.argv[0]} train"] + argv
     task()
+
+
+def _export(argv: list[str]) -> None:
+    from graphrec.serving.export import export_run
+
+    args = _kv_args(argv, {"checkpoint", "out", "max_k", "device", "overwrite"}, {"checkpoint", "out"})
+    max_k = args.get("max_k", 100)
+    if not isinstance(max_k, int) or isinstance(max_k, bool):
+        _fail(f"max_k: expected a positive integer, got '{max_k}'")
+    out = export_run(args["checkpoint"], args["out"], max_k, args.get("device"), bool(args.get("overwrite", False)))
+    print(f"exported to {out}")
+
+
+def _serve(argv: list[str]) -> None:
+    args = _kv_args(argv, {"export", "host", "port", "index", "ef_search"}, {"export"})
+    port = args.get("port", 8000)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port < 65536:
+        _fail(f"port: expected an integer 0..65535, got '{port}'")
+    try:
+        import uvicorn
+
+        from graphrec.serving.app import create_app, service_from_export
+    except ImportError:
+        _fail("graphrec serve needs the optional packages: pip install \"graphrec[serve]\"")
+    service = service_from_export(args["export"], str(args.get("index", "exact")), int(args.get("ef_search", 128)))
+    host = str(args.get("host", "127.0.0.1"))
+    print(f"serving {service.art.manifest.get('model')} on {service.art.manifest.get('dataset')} "
+          f"({service.index_name}) at http://{host}:{port}", flush=True)
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
 
 
 TOPIC_STAGES = ("fit", "assign", "report")
@@ -309,12 +340,30 @@ VERB_USAGE = {
     "recommend": "usage: graphrec recommend checkpoint=<run dir or .pt> users=[0,5] [k=10] [format=text|json] "
                  "[exclude=train|train+valid|all] [device=cpu|cuda]",
     "viz": VIZ_USAGE,
+    "export": "usage: graphrec export checkpoint=<run dir or .pt> out=<dir> [max_k=100] [overwrite=true] [device=cpu]",
+    "serve": "usage: graphrec serve export=<dir> [host=127.0.0.1] [port=8000] [index=exact|flat|hnsw] [ef_search=128]",
     "topics": "usage: graphrec topics fit|assign|report [overrides]\nMTL's topic pipeline (conf/topics.yaml): fit "
               "dataset=<name>; assign fit_dir=<fit run> [tau3=auto|<distance>] [dataset_name=<new dataset>]; "
               "report fit_dir=<fit run> [assign_dir=<assign run>] [rankers=[<train runs>]]",
     "graphs": "usage: graphrec graphs info dataset=<name> graph=<kind> [graph.<param>=<value> ...] "
               "[eval.split=...] [graph_cache=false]\nkinds: bipartite, cointeraction, knn, surfing, item_constraint",
 }
+
+
+def _data(argv: list[str]) -> None:
+    from graphrec.data.cli import data_main
+
+    data_main(argv)
+
+
+def _graphs(argv: list[str]) -> None:
+    from graphrec.graphs.cli import graphs_main
+
+    graphs_main(argv, conf_dir())
+
+
+VERBS = {"train": _train, "evaluate": _evaluate, "recommend": _recommend, "export": _export, "serve": _serve,
+         "data": _data, "graphs": _graphs, "viz": _viz, "topics": _topics}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -334,26 +383,10 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
     warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
     try:
-        if verb == "train":
-            _train(rest)
-        elif verb == "evaluate":
-            _evaluate(rest)
-        elif verb == "recommend":
-            _recommend(rest)
-        elif verb == "data":
-            from graphrec.data.cli import data_main
-
-            data_main(rest)
-        elif verb == "viz":
-            _viz(rest)
-        elif verb == "topics":
-            _topics(rest)
-        elif verb == "graphs":
-            from graphrec.graphs.cli import graphs_main
-
-            graphs_main(rest, conf_dir())
+        if verb in VERBS:
+            VERBS[verb](rest)
         else:
-            _fail(f"unknown command '{verb}' (choose from train, evaluate, recommend, data, graphs, viz, topics)")
+            _fail(f"unknown command '{verb}' (choose from {', '.join(VERBS)})")
     except GraphrecError as exc:
         _fail(str(exc))
 
