@@ -27,6 +27,7 @@ commands:
   viz intents checkpoint=<path>          items drawn by learned intents (PCA, top-level colours) -> PNG
   viz scores checkpoint=<path> users=[..]  per-user score distributions with learned boundaries -> PNG
   viz groups checkpoint=<path> [users=[..]]  MTIN interest-group attention over time + mask decay -> PNG
+  report <multirun or outputs dir> [out=<dir>]   one table of the runs (seeds aggregated, valid-best ★), PNG
   export checkpoint=<path> out=<dir> [max_k=100]   a self-contained, checksummed artefact for serving
   serve export=<dir> [host=127.0.0.1] [port=8000] [index=exact|flat|hnsw]   HTTP top-K service ([serve] extra)
   topics fit|assign|report [overrides]   MTL topic pipeline: MMoE + tag DeepWalk + k-means -> topic ids,
@@ -340,6 +341,7 @@ VERB_USAGE = {
     "recommend": "usage: graphrec recommend checkpoint=<run dir or .pt> users=[0,5] [k=10] [format=text|json] "
                  "[exclude=train|train+valid|all] [device=cpu|cuda]",
     "viz": VIZ_USAGE,
+    "report": "usage: graphrec report <multirun or outputs dir> [out=<dir>]",
     "export": "usage: graphrec export checkpoint=<run dir or .pt> out=<dir> [max_k=100] [overwrite=true] [device=cpu]",
     "serve": "usage: graphrec serve export=<dir> [host=127.0.0.1] [port=8000] [index=exact|flat|hnsw] [ef_search=128]",
     "topics": "usage: graphrec topics fit|assign|report [overrides]\nMTL's topic pipeline (conf/topics.yaml): fit "
@@ -348,6 +350,15 @@ VERB_USAGE = {
     "graphs": "usage: graphrec graphs info dataset=<name> graph=<kind> [graph.<param>=<value> ...] "
               "[eval.split=...] [graph_cache=false]\nkinds: bipartite, cointeraction, knn, surfing, item_constraint",
 }
+
+
+def _report(argv: list[str]) -> None:
+    from graphrec.report import write_report
+
+    if not argv or "=" in argv[0]:
+        _fail("usage: graphrec report <multirun or outputs dir> [out=<dir>]")
+    args = _kv_args(argv[1:], {"out"}, set())
+    write_report(argv[0], args.get("out"))
 
 
 def _data(argv: list[str]) -> None:
@@ -363,7 +374,7 @@ def _graphs(argv: list[str]) -> None:
 
 
 VERBS = {"train": _train, "evaluate": _evaluate, "recommend": _recommend, "export": _export, "serve": _serve,
-         "data": _data, "graphs": _graphs, "viz": _viz, "topics": _topics}
+         "report": _report, "data": _data, "graphs": _graphs, "viz": _viz, "topics": _topics}
 
 
 def main(argv: list[str] | None = None) -> None:

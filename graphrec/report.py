@@ -1,0 +1,155 @@
+"""``graphrec report <dir>``: one table of the training runs under a multirun or outputs folder.
+
+Every folder below ``<dir>`` holding a ``results.json`` of ``graphrec train`` is a job; its overrides come
+from ``.hydra/overrides.yaml`` (Hydra's own record), its validation metric from ``.hydra/config.yaml``
+(``eval.valid_metric``). Jobs whose overrides differ only in ``seed`` form one configuration: its metrics are
+the mean ± std over those seeds. The configuration with the best mean *validation* metric is marked (test
+metrics are shown, never used to choose). Written into ``out`` (default ``<dir>``): ``report.md``,
+``report.csv`` (one row per job) and ``report.png`` (the validation metric against each swept parameter,
+and the validation curves per epoch from each job's ``metrics.csv``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from graphrec.atomic import write_text
+from graphrec.errors import ConfigError
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def find_jobs(root: Path) -> list[dict]:
+    """The training jobs below ``root`` (module doc), sorted by path."""
+    jobs = []
+    for path in sorted(root.rglob("results.json")):
+        run = path.parent
+        try:
+            results = json.loads(path.read_text())
+        except ValueError:
+            continue
+        if "stage" in results or "valid" not in results:  # topics stages, foreign files
+            continue
+        overrides_file, config_file = run / ".hydra" / "overrides.yaml", run / ".hydra" / "config.yaml"
+        overrides = [str(o) for o in OmegaConf.load(overrides_file)] if overrides_file.is_file() else []
+        config = OmegaConf.load(config_file) if config_file.is_file() else OmegaConf.create({})
+        jobs.append({"dir": run, "overrides": [o for o in overrides if _key(o) not in ("seed", "hydra.run.dir")],
+                     "seed": results.get("seed"), "valid_metric": OmegaConf.select(config, "eval.valid_metric"),
+                     "results": results})
+    return jobs
+
+
+def configurations(jobs: list[dict]) -> list[dict]:
+    """Jobs grouped by their overrides without ``seed``: mean / std of every valid and test metric."""
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    for job in jobs:
+        groups.setdefault(tuple(job["overrides"]), []).append(job)
+    out = []
+    for overrides, members in groups.items():
+        row = {"overrides": " ".join(overrides) or "(defaults)", "runs": len(members),
+               "valid_metric": members[0]["valid_metric"]}
+        for part in ("valid", "test"):
+            names = sorted({m for j in members for m in (j["results"].get(part) or {})})
+            for name in names:
+                values = [float(j["results"][part][name]) for j in members if name in (j["results"].get(part) or {})]
+                row[f"{part}/{name}"] = (float(np.mean(values)), float(np.std(values)))
+        row["best_epoch"] = float(np.mean([j["results"].get("best_epoch") or 0 for j in members]))
+        row["s_per_epoch"] = float(np.mean([(j["results"].get("timing") or {}).get("train_s_per_epoch") or 0
+                                            for j in members]))
+        out.append(row)
+    return out
+
+
+def best_configuration(rows: list[dict]) -> int | None:
+    """Index of the row with the best mean validation metric (lower is better for logloss)."""
+    scored = [(i, r[f"valid/{r['valid_metric']}"][0]) for i, r in enumerate(rows)
+              if r.get("valid_metric") and f"valid/{r['valid_metric']}" in r]
+    if not scored:
+        return None
+    lower = rows[scored[0][0]]["valid_metric"] == "logloss"
+    return (min if lower else max)(scored, key=lambda t: t[1])[0]
+
+
+def _fmt(value) -> str:
+    if isinstance(value, tuple):
+        return f"{value[0]:.4f}" if value[1] == 0 else f"{value[0]:.4f} ± {value[1]:.4f}"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _figure(jobs: list[dict], rows: list[dict], path: Path, metric: str) -> Path:
+    from graphrec.viz.figure import pyplot, save_figure
+
+    plt = pyplot()
+    swept = sorted({_key(o) for j in jobs for o in j["overrides"]
+                    if len({o2 for j2 in jobs for o2 in j2["overrides"] if _key(o2) == _key(o)}) > 1})
+    fig, axes = plt.subplots(1, len(swept) + 1, figsize=(5 * (len(swept) + 1), 4), squeeze=False)
+    for ax, key in zip(axes[0], swept):
+        values = {}
+        for j in jobs:
+            value = next((o.split("=", 1)[1] for o in j["overrides"] if _key(o) == key), "(default)")
+            if metric in (j["results"].get("valid") or {}):
+                values.setdefault(value, []).append(float(j["results"]["valid"][metric]))
+        labels = sorted(values)
+        ax.scatter([labels.index(v) for v in labels for _ in values[v]], [x for v in labels for x in values[v]])
+        ax.plot(range(len(labels)), [np.mean(values[v]) for v in labels], color="black", lw=1)
+        ax.set_xticks(range(len(labels)), labels, rotation=20)
+        ax.set_xlabel(key)
+        ax.set_ylabel(f"valid {metric}")
+    ax = axes[0][-1]
+    for j in jobs:
+        metrics_csv = j["dir"] / "metrics.csv"
+        if not metrics_csv.is_file():
+            continue
+        table = list(csv.DictReader(io.StringIO(metrics_csv.read_text())))
+        ys = [float(r[f"valid/{metric}"]) for r in table if r.get(f"valid/{metric}")]
+        ax.plot(range(1, len(ys) + 1), ys, lw=1, label=" ".join(j["overrides"])[:40] + f" s{j['seed']}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"valid {metric}")
+    ax.set_title("validation curves")
+    if len(jobs) <= 12:
+        ax.legend(fontsize=6)
+    return save_figure(fig, path)
+
+
+def write_report(root: str | Path, out: str | Path | None = None) -> dict:
+    root = Path(root)
+    if not root.is_dir():
+        raise ConfigError(f"report: {root} is not a folder")
+    jobs = find_jobs(root)
+    if not jobs:
+        raise ConfigError(f"report: no `graphrec train` results.json below {root}")
+    out = Path(out) if out else root
+    common = set.intersection(*(set(j["overrides"]) for j in jobs))
+    for j in jobs:  # shared overrides go to the title; the rows show what differs
+        j["overrides"] = [o for o in j["overrides"] if o not in common]
+    rows = configurations(jobs)
+    best = best_configuration(rows)
+    metric = rows[best]["valid_metric"] if best is not None else None
+    columns = ["overrides", "runs"] + sorted({k for r in rows for k in r if k.startswith("valid/")}) + \
+        sorted({k for r in rows for k in r if k.startswith("test/")}) + ["best_epoch", "s_per_epoch"]
+    md = [f"# {len(jobs)} runs under {root} ({len(rows)} configurations; best by mean valid {metric}: ★)", "",
+          f"Common to every run: {' '.join(sorted(common)) or '(nothing)'}", "",
+          "| | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for i, r in enumerate(rows):
+        md.append(f"| {'★' if i == best else ''} | " + " | ".join(_fmt(r.get(c, "")) for c in columns) + " |")
+    write_text(out / "report.md", "\n".join(md) + "\n")
+    job_columns = sorted({f"{p}/{m}" for j in jobs for p in ("valid", "test") for m in (j["results"].get(p) or {})})
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["dir", "overrides", "seed", *job_columns, "best_epoch", "s_per_epoch"])
+    for j in jobs:
+        writer.writerow([str(j["dir"]), " ".join(j["overrides"]), j["seed"],
+                         *[(j["results"].get(c.split("/", 1)[0]) or {}).get(c.split("/", 1)[1], "") for c in job_columns],
+                         j["results"].get("best_epoch"), (j["results"].get("timing") or {}).get("train_s_per_epoch")])
+    write_text(out / "report.csv", buf.getvalue())
+    figure = _figure(jobs, rows, out / "report.png", metric) if metric else None
+    print("\n".join(md))
+    return {"rows": rows, "best": best, "figure": str(figure) if figure else None}
