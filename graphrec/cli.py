@@ -27,6 +27,7 @@ commands:
   viz intents checkpoint=<path>          items drawn by learned intents (PCA, top-level colours) -> PNG
   viz scores checkpoint=<path> users=[..]  per-user score distributions with learned boundaries -> PNG
   viz groups checkpoint=<path> [users=[..]]  MTIN interest-group attention over time + mask decay -> PNG
+  viz curves checkpoint=<path>           learning curves (loss terms, validation metrics, best epoch) -> PNG
   report <multirun or outputs dir> [out=<dir>]   one table of the runs (seeds aggregated, valid-best ★), PNG
   export checkpoint=<path> out=<dir> [max_k=100]   a self-contained, checksummed artefact for serving
   serve export=<dir> [host=127.0.0.1] [port=8000] [index=exact|flat|hnsw]   HTTP top-K service ([serve] extra)
@@ -289,12 +290,30 @@ def _recommend(argv: list[str]) -> None:
             print(f"user {r['user']}: " + " ".join(map(str, r["items"])))
 
 
-VIZ_USAGE = "usage: graphrec viz intents|scores|groups checkpoint=<run dir or .pt> [users=[0,1]] [out=<png>]"
+VIZ_USAGE = "usage: graphrec viz intents|scores|groups|curves checkpoint=<run dir or .pt> [users=[0,1]] [out=<png>]"
+
+
+def _viz_curves(argv: list[str]) -> None:
+    """Learning curves from a run dir's metrics.csv: no dataset or model is loaded."""
+    from graphrec.training.run import run_dir_of
+    from graphrec.viz.curves import plot_curves
+
+    args = _kv_args(argv, {"checkpoint", "out"}, {"checkpoint"})
+    run_dir = run_dir_of(args["checkpoint"])
+    try:
+        results = json.loads((run_dir / "results.json").read_text())
+    except (OSError, ValueError):
+        results = {}  # an unfinished run: curves so far, no best epoch
+    out = plot_curves(run_dir, results.get("best_epoch"), Path(args.get("out") or run_dir / "figures" / "curves.png"),
+                      f"{results.get('model', run_dir.name)} on {results.get('dataset', '?')}")
+    print(f"wrote {out}")
 
 
 def _viz(argv: list[str]) -> None:
-    if not argv or argv[0] not in ("intents", "scores", "groups"):
+    if not argv or argv[0] not in ("intents", "scores", "groups", "curves"):
         _fail(VIZ_USAGE)
+    if argv[0] == "curves":
+        return _viz_curves(argv[1:])
     from graphrec.inference import load_run
     from graphrec.training.checkpoint import load_checkpoint
 

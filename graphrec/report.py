@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 
 from graphrec.atomic import write_text
 from graphrec.errors import ConfigError
+from graphrec.viz.curves import read_metrics
 
 
 def _key(override: str) -> str:
@@ -105,11 +106,9 @@ def _figure(jobs: list[dict], rows: list[dict], path: Path, metric: str) -> Path
         ax.set_ylabel(f"valid {metric}")
     ax = axes[0][-1]
     for j in jobs:
-        metrics_csv = j["dir"] / "metrics.csv"
-        if not metrics_csv.is_file():
+        if not (j["dir"] / "metrics.csv").is_file():
             continue
-        table = list(csv.DictReader(io.StringIO(metrics_csv.read_text())))
-        ys = [float(r[f"valid/{metric}"]) for r in table if r.get(f"valid/{metric}")]
+        ys = [r[f"valid/{metric}"] for r in read_metrics(j["dir"] / "metrics.csv") if f"valid/{metric}" in r]
         ax.plot(range(1, len(ys) + 1), ys, lw=1, label=" ".join(j["overrides"])[:40] + f" s{j['seed']}")
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"valid {metric}")

@@ -41,3 +41,13 @@ def test_report_aggregates_seeds_and_marks_the_validation_best_row(tmp_path):
 def test_report_cli_errors_are_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "graphrec.cli", "report", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 2 and "no `graphrec train` results.json" in r.stderr
+
+
+def test_viz_curves_draws_a_run_and_refuses_one_without_metrics(tmp_path):
+    _job(tmp_path, "run", 0.01, 0, valid=0.3, test=0.1)
+    cli = [sys.executable, "-m", "graphrec.cli", "viz", "curves"]
+    r = subprocess.run([*cli, f"checkpoint={tmp_path / 'run'}"], capture_output=True, text=True)
+    assert r.returncode == 0 and (tmp_path / "run" / "figures" / "curves.png").stat().st_size > 10_000
+    (tmp_path / "empty").mkdir()
+    r = subprocess.run([*cli, f"checkpoint={tmp_path / 'empty'}"], capture_output=True, text=True)
+    assert r.returncode == 2 and "metrics.csv: missing" in r.stderr and len(r.stderr.strip().splitlines()) == 1
