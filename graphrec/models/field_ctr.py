@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from graphrec.errors import ConfigError
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.models.ctr_common import ClickModel, ItemVectors, history, masked_mean, mlp
 
@@ -133,7 +134,7 @@ class _FieldModel(ClickModel):
         data = item_field_data or {}
         missing = [f for f in item_fields if f not in data]
         if missing:
-            raise ValueError(f"item field data missing for {missing}")
+            raise ConfigError(f"model.item_fields: no data for {missing} (fields come from the dataset)")
         self.item_fields = list(item_fields)
         self.inputs = FieldVectors(n_users, n_items, dim, features, use_features,
                                    {f: data[f] for f in self.item_fields})

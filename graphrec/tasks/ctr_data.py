@@ -142,13 +142,18 @@ class ImpressionSplit:
         return {name: int(counts[level]) for name, level in PARTS.items()}
 
 
+def configured_split(imp: dict[str, np.ndarray], ecfg) -> np.ndarray:
+    """``split_impressions`` with the settings of an ``eval=ctr`` config (``conf/eval/ctr.yaml``)."""
+    return split_impressions(imp, ecfg.split, list(ecfg.ratios), int(ecfg.valid_days), int(ecfg.test_days),
+                             time_unit(ecfg.time_unit_s, np.asarray(imp["timestamp"])))
+
+
 def build_records(ds, ecfg) -> tuple[CtrRecords, ImpressionSplit]:
     """The dataset's impressions split by ``eval.*`` (``conf/eval/ctr.yaml``), or a DataError without any."""
     if not ds.impressions:
         raise DataError(f"dataset '{ds.name}' has no impressions: click-through models need an impression log "
                         f"(graphrec data prepare kuairand | microvideo | movielens)")
     imp = ds.impressions
-    labels = split_impressions(imp, ecfg.split, list(ecfg.ratios), int(ecfg.valid_days), int(ecfg.test_days),
-                               time_unit(ecfg.time_unit_s, np.asarray(imp["timestamp"])))
+    labels = configured_split(imp, ecfg)
     records = CtrRecords(imp, labels, ds.n_items, int(ecfg.history_length))
     return records, ImpressionSplit(f"ctr-{ecfg.split}", labels)

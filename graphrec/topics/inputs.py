@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from graphrec.data.dataset import Dataset
 from graphrec.data.text_features import encode_texts
 from graphrec.errors import ConfigError, DataError
-from graphrec.tasks.ctr_data import split_impressions, time_unit
+from graphrec.tasks.ctr_data import configured_split
 
 TAG_RULES = ("auto", "all", "before_valid")
 
@@ -75,8 +75,7 @@ def usable_tags(ds: Dataset, rule: str, ecfg: DictConfig) -> tuple[np.ndarray, n
         raise ConfigError(f"tags=before_valid: dataset '{ds.name}' has no tag users and times or no impressions")
     imp = ds.impressions
     times = np.asarray(imp["timestamp"])
-    labels = split_impressions(imp, ecfg.split, list(ecfg.ratios), int(ecfg.valid_days), int(ecfg.test_days),
-                               time_unit(ecfg.time_unit_s, times))
+    labels = configured_split(imp, ecfg)
     held = labels > 0
     first_held = np.full(ds.n_users, np.inf)
     np.minimum.at(first_held, np.asarray(imp["user"])[held], times[held].astype(np.float64))

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from graphrec.data.dataset import Dataset
 from graphrec.errors import DataError
-from graphrec.tasks.ctr_data import PARTS, split_impressions, time_unit
+from graphrec.tasks.ctr_data import PARTS, configured_split
 
 
 def item_stats(item: np.ndarray, click: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:
@@ -76,8 +76,7 @@ def queue_recall(ds: Dataset, topic_item: np.ndarray, topic: np.ndarray, ecfg: D
     imp = ds.impressions
     user, item = np.asarray(imp["user"]), np.asarray(imp["item"])
     click, time = np.asarray(imp["click"]).astype(np.int64), np.asarray(imp["timestamp"])
-    labels = split_impressions(imp, ecfg.split, list(ecfg.ratios), int(ecfg.valid_days), int(ecfg.test_days),
-                               time_unit(ecfg.time_unit_s, time))
+    labels = configured_split(imp, ecfg)
     train = labels == 0
     exposure, clicks = item_stats(item[train], click[train], ds.n_items)
     rng = np.random.default_rng(seed)
@@ -91,9 +90,10 @@ def queue_recall(ds: Dataset, topic_item: np.ndarray, topic: np.ndarray, ecfg: D
     target = (labels == PARTS[part]) & (click == 1)
     hits = {"topic": [], "popularity": [], "random": []}
     fallback = 0
-    order = np.lexsort((time, user))
+    order = np.lexsort((time, user))  # by user, then time: each user's rows are one slice
+    bounds = np.searchsorted(user[order], np.arange(ds.n_users + 1))
     for u in np.unique(user[target]):
-        rows = order[user[order] == u]
+        rows = order[bounds[u]:bounds[u + 1]]
         truth = np.unique(item[rows[target[rows]]])
         seen = np.zeros(ds.n_items, bool)
         seen[item[rows[train[rows]]]] = True
