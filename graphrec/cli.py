@@ -134,6 +134,37 @@ def _check_overrides(argv: list[str]) -> list[str]:
     return [] if target is None else [f"hydra.run.dir={_quoted(str(target))}"]
 
 
+def job_dirname(num: int, overrides: str, limit: int = 96) -> str:
+    """A multirun job's folder name: ``<num>-<overrides>``, with '/' of group paths (``experiment=ctr/din_ml100k``)
+    as '.', and overrides longer than ``limit`` cut and suffixed by their hash (an Optuna trial's many float
+    overrides exceed the file-name limit)."""
+    import hashlib
+
+    name = overrides.replace("/", ".")
+    if len(name) > limit:
+        name = f"{name[:limit - 9]}-{hashlib.sha1(overrides.encode()).hexdigest()[:8]}"
+    return f"{num}-{name}" if name else str(num)
+
+
+def _register_resolvers() -> None:
+    from omegaconf import OmegaConf
+
+    OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)
+
+
+def _check_sweeper(argv: list[str]) -> None:
+    """``search=<model>`` (an Optuna space) needs ``-m`` and the sweeper plugin: say so in one line."""
+    optuna = [a for a in argv if a.startswith("search=") or a == "hydra/sweeper=optuna"]
+    if not optuna:
+        return
+    if not any(a in ("-m", "--multirun") for a in argv):
+        _fail(f"{optuna[0]}: a search runs as a multirun; add -m")
+    try:
+        import hydra_plugins.hydra_optuna_sweeper  # noqa: F401
+    except ImportError:
+        _fail(f"{optuna[0]}: Optuna sweeps need the sweeper plugin: pip install 'graphrec[sweep]'")
+
+
 def _train(argv: list[str]) -> None:
     import hydra
     from hydra.core.hydra_config import HydraConfig
@@ -161,10 +192,12 @@ def _train(argv: list[str]) -> None:
         print(f"run dir: {run_dir}")
         return results["valid"].get(cfg.eval.valid_metric) if results["valid"] else None
 
+    _check_sweeper(argv)
     argv = _quote_resume(argv)
     if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c") for a in argv):
         argv = argv + _check_overrides(argv)
     sys.argv = [f"{sys.argv[0]} train"] + argv
+    _register_resolvers()
     task()
 
 
@@ -234,6 +267,7 @@ def _topics(argv: list[str]) -> None:
             except Exception as exc:
                 _fail(_one_line(exc))
     sys.argv = [f"{sys.argv[0]} topics {stage}", f"stage={stage}"] + rest
+    _register_resolvers()
     task()
 
 

@@ -6,7 +6,9 @@ from ``.hydra/overrides.yaml`` (Hydra's own record), its validation metric from 
 the mean ± std over those seeds. The configuration with the best mean *validation* metric is marked (test
 metrics are shown, never used to choose). Written into ``out`` (default ``<dir>``): ``report.md``,
 ``report.csv`` (one row per job) and ``report.png`` (the validation metric against each swept parameter,
-and the validation curves per epoch from each job's ``metrics.csv``).
+and the validation curves per epoch from each job's ``metrics.csv``). When the jobs ran with ``logger=wandb``,
+the table (one row per configuration) and the figure also go to one W&B run of ``job_type="report"`` in the
+jobs' project and group (the sweep's folder name, as ``graphrec train`` groups a multirun's jobs).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,18 @@ from graphrec.viz.curves import read_metrics
 
 def _key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
+
+
+def _short(overrides: str) -> str:
+    """Long floats (an Optuna trial's draws) to 4 significant digits, for reading."""
+    return re.sub(r"(?<![\w.])\d+\.\d{5,}(?:e-?\d+)?|\d\.\d+e-?\d+", lambda m: f"{float(m.group()):.4g}", overrides)
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 def find_jobs(root: Path) -> list[dict]:
@@ -42,7 +57,8 @@ def find_jobs(root: Path) -> list[dict]:
         overrides_file, config_file = run / ".hydra" / "overrides.yaml", run / ".hydra" / "config.yaml"
         overrides = [str(o) for o in OmegaConf.load(overrides_file)] if overrides_file.is_file() else []
         config = OmegaConf.load(config_file) if config_file.is_file() else OmegaConf.create({})
-        jobs.append({"dir": run, "overrides": [o for o in overrides if _key(o) not in ("seed", "hydra.run.dir")],
+        jobs.append({"dir": run, "logger": OmegaConf.to_container(config.logger) if "logger" in config else {},
+                     "overrides": [o for o in overrides if _key(o) not in ("seed", "hydra.run.dir")],
                      "seed": results.get("seed"), "valid_metric": OmegaConf.select(config, "eval.valid_metric"),
                      "results": results})
     return jobs
@@ -55,7 +71,7 @@ def configurations(jobs: list[dict]) -> list[dict]:
         groups.setdefault(tuple(job["overrides"]), []).append(job)
     out = []
     for overrides, members in groups.items():
-        row = {"overrides": " ".join(overrides) or "(defaults)", "runs": len(members),
+        row = {"overrides": _short(" ".join(overrides)) or "(defaults)", "runs": len(members),
                "valid_metric": members[0]["valid_metric"]}
         for part in ("valid", "test"):
             names = sorted({m for j in members for m in (j["results"].get(part) or {})})
@@ -98,10 +114,18 @@ def _figure(jobs: list[dict], rows: list[dict], path: Path, metric: str) -> Path
             value = next((o.split("=", 1)[1] for o in j["overrides"] if _key(o) == key), "(default)")
             if metric in (j["results"].get("valid") or {}):
                 values.setdefault(value, []).append(float(j["results"]["valid"][metric]))
-        labels = sorted(values)
-        ax.scatter([labels.index(v) for v in labels for _ in values[v]], [x for v in labels for x in values[v]])
-        ax.plot(range(len(labels)), [np.mean(values[v]) for v in labels], color="black", lw=1)
-        ax.set_xticks(range(len(labels)), labels, rotation=20)
+        numbers = {v: _number(v) for v in values}
+        if len(values) > 1 and all(x is not None for x in numbers.values()):  # a numeric axis (log when wide)
+            labels = sorted(values, key=lambda v: numbers[v])
+            xs = [numbers[v] for v in labels]
+            if min(xs) > 0 and max(xs) / min(xs) > 20:
+                ax.set_xscale("log")
+        else:
+            labels = sorted(values)
+            xs = list(range(len(labels)))
+            ax.set_xticks(xs, labels, rotation=20)
+        ax.scatter([x for v, x in zip(labels, xs) for _ in values[v]], [y for v in labels for y in values[v]])
+        ax.plot(xs, [np.mean(values[v]) for v in labels], color="black", lw=1)
         ax.set_xlabel(key)
         ax.set_ylabel(f"valid {metric}")
     ax = axes[0][-1]
@@ -109,7 +133,7 @@ def _figure(jobs: list[dict], rows: list[dict], path: Path, metric: str) -> Path
         if not (j["dir"] / "metrics.csv").is_file():
             continue
         ys = [r[f"valid/{metric}"] for r in read_metrics(j["dir"] / "metrics.csv") if f"valid/{metric}" in r]
-        ax.plot(range(1, len(ys) + 1), ys, lw=1, label=" ".join(j["overrides"])[:40] + f" s{j['seed']}")
+        ax.plot(range(1, len(ys) + 1), ys, lw=1, label=_short(" ".join(j["overrides"]))[:40] + f" s{j['seed']}")
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"valid {metric}")
     ax.set_title("validation curves")
@@ -151,4 +175,28 @@ def write_report(root: str | Path, out: str | Path | None = None) -> dict:
     write_text(out / "report.csv", buf.getvalue())
     figure = _figure(jobs, rows, out / "report.png", metric) if metric else None
     print("\n".join(md))
-    return {"rows": rows, "best": best, "figure": str(figure) if figure else None}
+    wandb_run = _log_to_wandb(jobs, root, out, columns, rows, best, figure)
+    return {"rows": rows, "best": best, "figure": str(figure) if figure else None, "wandb": wandb_run}
+
+
+def _log_to_wandb(jobs: list[dict], root: Path, out: Path, columns: list[str], rows: list[dict], best: int | None,
+                  figure: Path | None) -> str | None:
+    """The report as a W&B table (and image) when the jobs logged to W&B; returns the run's folder."""
+    settings = next((j["logger"] for j in jobs if j["logger"].get("kind") == "wandb"), None)
+    if settings is None:
+        return None
+    import wandb
+
+    run = wandb.init(project=settings.get("project", "graphrec"), mode=settings.get("mode", "offline"),
+                     entity=settings.get("entity"), group=settings.get("group") or root.name, job_type="report",
+                     name=f"report {root.name}", dir=str(out), reinit="finish_previous")
+    table = wandb.Table(columns=["best", *columns])
+    for i, r in enumerate(rows):
+        table.add_data(i == best, *[(v[0] if isinstance(v, tuple) else v) for v in (r.get(c, None) for c in columns)])
+    run.log({"report": table, **({"report_figure": wandb.Image(str(figure))} if figure else {})})
+    if best is not None:
+        run.summary.update({"best/overrides": rows[best]["overrides"],
+                            **{k: v[0] for k, v in rows[best].items() if isinstance(v, tuple)}})
+    folder = run.dir
+    run.finish()
+    return str(Path(folder).parent)

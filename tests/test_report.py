@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +52,47 @@ def test_viz_curves_draws_a_run_and_refuses_one_without_metrics(tmp_path):
     (tmp_path / "empty").mkdir()
     r = subprocess.run([*cli, f"checkpoint={tmp_path / 'empty'}"], capture_output=True, text=True)
     assert r.returncode == 2 and "metrics.csv: missing" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_report_logs_a_wandb_table_when_the_jobs_logged_to_wandb(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    from graphrec.report import write_report
+
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    sweep = tmp_path / "sweep"
+    for i, (lr, valid) in enumerate(((0.01, 0.2), (0.001, 0.3))):
+        _job(sweep, f"{i}-lr={lr}", lr, 0, valid=valid, test=0.1)
+        config = sweep / f"{i}-lr={lr}" / ".hydra" / "config.yaml"
+        config.write_text(config.read_text() + "logger:\n  kind: wandb\n  project: p\n  mode: offline\n")
+    result = write_report(sweep, out=tmp_path / "out")
+    tables = list(Path(result["wandb"]).rglob("report_*.table.json"))
+    assert len(tables) == 1
+    table = json.loads(tables[0].read_text())
+    assert table["columns"][:2] == ["best", "overrides"]
+    best_rows = [row for row in table["data"] if row[0]]
+    assert len(best_rows) == 1 and best_rows[0][1] == "trainer.lr=0.001"
+
+
+def test_optuna_sweep_of_three_trials_returns_validation_metrics_and_reports(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    import yaml
+
+    from tests.conftest import SMALL_WORLD
+
+    sweep = tmp_path / "sweep"
+    r = subprocess.run([sys.executable, "-m", "graphrec.cli", "train", "-m", "search=mf", "hydra.sweeper.n_trials=3",
+                        *SMALL_WORLD, "trainer.epochs=3", f"hydra.sweep.dir={sweep}", f"data_root={tmp_path / 'data'}"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    valid = {}
+    for path in sweep.glob("*/results.json"):
+        valid[path.parent.name] = json.loads(path.read_text())["valid"]["recall@20"]
+    assert len(valid) == 3
+    optimised = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert optimised["best_value"] == pytest.approx(max(valid.values()))  # the sweeper saw validation metrics
+    assert set(optimised["best_params"]) == {"trainer.lr", "model.reg_weight", "model.embedding_dim"}
+    from graphrec.report import write_report
+
+    result = write_report(sweep)
+    best = result["rows"][result["best"]]
+    assert best["valid/recall@20"][0] == pytest.approx(max(valid.values()))

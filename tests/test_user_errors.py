@@ -20,6 +20,8 @@ from tests.test_cli import FAST
     (["eval.valid_metric=ndcg@50"], ["eval.valid_metric", "ndcg@50"]),
     (["-m", "trainer.lr=1e-3,abc"], ["trainer.lr", "abc"]),  # every value of a sweep is checked up front
     (["dataset=prepared", "dataset.name=../x"], ["dataset.name", "not a dataset name"]),
+    (["search=mf"], ["search=mf", "add -m"]),
+    (["experiment=lightgcn_tiktk"], ["experiment", "lightgcn_tiktk"]),
 ])
 def test_bad_train_values_fail_before_any_run_dir(tmp_path, overrides, needles):
     small = [] if "dataset=prepared" in overrides else SMALL_WORLD

@@ -2,7 +2,8 @@
 
 Items the user interacted with in the masking splits (train at validation; train + valid at test) get −inf.
 Users are processed in blocks; dot-product models are scored with one GEMM per block from ``embeddings()``.
-Users without positives in the evaluated split are left out and counted (``n_users_skipped``).
+Users without positives in the evaluated split are left out and counted (``n_users_skipped``); so are the
+users ``keep`` excludes (``n_users_dropped``: e.g. cold users, ``eval.drop_cold_users``).
 """
 
 from __future__ import annotations
@@ -35,12 +36,15 @@ class FullRankingEvaluator:
         self.block_size, self.max_block_elements = block_size, max_block_elements
 
     @torch.no_grad()
-    def evaluate(self, model: Recommender, target: InteractionIndex, mask: list[InteractionIndex]) -> dict[str, float]:
+    def evaluate(self, model: Recommender, target: InteractionIndex, mask: list[InteractionIndex],
+                 keep: torch.Tensor | None = None) -> dict[str, float]:
+        """``keep``: optional bool [n_users]; users outside it are not evaluated."""
         start = time.perf_counter()
         was_training = model.training
         model.eval()
         device = next(model.parameters()).device
-        users = torch.nonzero(target.counts() > 0).flatten()
+        with_positives = target.counts() > 0
+        users = torch.nonzero(with_positives if keep is None else with_positives & keep).flatten()
         emb = model.embeddings()
         block = max(1, min(self.block_size, self.max_block_elements // max(target.n_items, 1)))
         sums: dict[str, float] = {}
@@ -65,7 +69,8 @@ class FullRankingEvaluator:
         n = max(users.numel(), 1)
         out = {key: sums.get(key, 0.0) / n for key in self.metrics}
         out["n_users"] = int(users.numel())
-        out["n_users_skipped"] = int(target.n_users - users.numel())
+        out["n_users_skipped"] = int(target.n_users - int(with_positives.sum()))
+        out["n_users_dropped"] = int(with_positives.sum()) - int(users.numel())
         out["eval_s"] = time.perf_counter() - start
         model.train(was_training)
         return out

@@ -16,7 +16,7 @@ from graphrec.errors import ConfigError
 
 RANKING_METRICS = ("recall", "precision", "ndcg", "hit", "map", "mrr")
 # what evaluators add to their metrics for bookkeeping; everything else is a metric, whatever its name
-BOOKKEEPING = ("n_users", "n_users_skipped", "eval_s")
+BOOKKEEPING = ("n_users", "n_users_skipped", "n_users_dropped", "eval_s")
 
 
 def parse_metric(key: str) -> tuple[str, int | None]:

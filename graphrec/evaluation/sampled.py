@@ -1,7 +1,7 @@
 """Sampled evaluation: each held-out positive ranked against N distinct items its user never interacted with.
 
 rank = #{negatives with score ≥ the positive's} (ties count against the positive, as in NAIS' protocol);
-HR@K = 1[rank < K]; NDCG@K = 1[rank < K] / log2(rank + 2). The candidates are drawn once (``draw_negatives``,
+HR@K = 1[rank < K]; NDCG@K = 1[rank < K] / log2(rank + 2); MRR@K = 1[rank < K] / (rank + 1). The candidates are drawn once (``draw_negatives``,
 seeded, without replacement, from the items outside all of the user's interactions in every split) and kept,
 so every evaluation of a split sees the same candidates.
 """
@@ -23,7 +23,7 @@ def draw_negatives(sampler: NegativeSampler, user: torch.Tensor, n_negatives: in
 
 
 class SampledEvaluator:
-    at_k, plain = ("hit", "ndcg"), ()
+    at_k, plain = ("hit", "ndcg", "mrr"), ()
 
     @classmethod
     def check(cls, metrics: list[str]) -> None:
@@ -54,7 +54,8 @@ class SampledEvaluator:
         for key in self.metrics:
             name, k = parse_metric(key)
             inside = rank < k
-            value = inside.double() if name == "hit" else torch.where(inside, 1.0 / torch.log2(rank + 2), 0.0)
+            gain = {"hit": torch.ones_like(rank), "ndcg": 1.0 / torch.log2(rank + 2), "mrr": 1.0 / (rank + 1)}[name]
+            value = torch.where(inside, gain, 0.0)
             out[key] = float(value.mean())
         evaluated = int(torch.unique(user).numel())
         out["n_users"] = evaluated

@@ -4,7 +4,8 @@ Batches: pairwise (BPR: a positive and its negatives) or pointwise (log loss: a 
 negatives labelled 0), as the model's ``sampling`` says, negatives drawn from outside the user's training
 items. Evaluation: full ranking over all items (training items masked at validation, training and validation
 items at test), or sampled (each held-out positive against ``eval.n_negatives`` fixed distinct candidates the
-user never interacted with in any split; ``eval.protocol=sampled``).
+user never interacted with in any split; ``eval.protocol=sampled``). ``eval.drop_cold_users=true`` leaves
+users without a training interaction out of both (MMRec's and RecBole's convention; off by default).
 """
 
 from __future__ import annotations
@@ -46,12 +47,21 @@ class RankingTask:
         """Metrics on ``valid`` (train masked) or ``test`` (train and valid masked)."""
         if self.csr[part].counts().sum() == 0:
             raise DataError(f"dataset '{self.dataset_name}': the {part} split is empty")
+        warm = self.csr["train"].counts() > 0 if self.ecfg.get("drop_cold_users", False) else None
         if self.ecfg.protocol == "sampled":
             user, item = self.parts[part]
-            return SampledEvaluator(self.metric_names).evaluate(model, user, item, self.sampled_negatives(part),
-                                                                self.everything.n_users)
+            negatives = self.sampled_negatives(part)
+            if warm is not None:
+                keep = warm[user]
+                user, item, negatives = user[keep], item[keep], negatives[keep]
+            out = SampledEvaluator(self.metric_names).evaluate(model, user, item, negatives, self.everything.n_users)
+            if warm is not None:
+                out["n_users_dropped"] = int(torch.unique(self.parts[part][0]).numel()) - out["n_users"]
+                out["n_users_skipped"] -= out["n_users_dropped"]
+            return out
         mask = [self.csr["train"]] + ([self.csr["valid"]] if part == "test" else [])
-        return FullRankingEvaluator(self.metric_names, self.ecfg.block_size).evaluate(model, self.csr[part], mask)
+        return FullRankingEvaluator(self.metric_names, self.ecfg.block_size).evaluate(model, self.csr[part], mask,
+                                                                                      keep=warm)
 
     def sampled_negatives(self, part: str) -> torch.Tensor:
         """The fixed candidates of ``part``'s held-out pairs: ``eval.n_negatives`` distinct items outside the

@@ -33,7 +33,7 @@ class ConsoleLogger(Logger):
     def log_epoch(self, row: dict[str, Any]) -> None:
         parts = [f"epoch {row['epoch']:>4d}"]
         parts += [f"{k} {_fmt(v)}" for k, v in row.items() if k.startswith(("loss", "valid/"))]
-        parts.append(f"{row.get('train_s', 0.0):.2f}s")
+        parts.append(f"{row.get('train_s', 0.0):.2f}s" + (f" + eval {row['valid_s']:.2f}s" if "valid_s" in row else ""))
         log.info(" | ".join(parts))
 
     def log_results(self, results: dict[str, Any]) -> None:

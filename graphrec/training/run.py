@@ -211,7 +211,8 @@ def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = Non
             },
             "valid": dict(state.best_valid),
             "test": metric_values(test),
-            "test_users": {"evaluated": test.get("n_users", 0), "skipped": test.get("n_users_skipped", 0)},
+            "test_users": {"evaluated": test.get("n_users", 0), "skipped": test.get("n_users_skipped", 0),
+                           "dropped_cold": test.get("n_users_dropped", 0)},
             "provenance": provenance(config, exp.dataset_fingerprint),
         }
         results["timing"]["total_s"] = round(time.perf_counter() - total_start, 3)

@@ -169,6 +169,7 @@ class Trainer:
             if has_valid and (epoch % self.cfg.eval_every == 0 or epoch == self.cfg.epochs):
                 metrics = self.validate(self.model)
                 st.eval_seconds.append(metrics.pop("eval_s", 0.0))
+                row["valid_s"] = st.eval_seconds[-1]
                 row.update({f"valid/{k}": v for k, v in metric_values(metrics).items()})
                 score = metrics[self.valid_metric]
                 if score > st.best_score:
