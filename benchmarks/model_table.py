@@ -1,10 +1,11 @@
-"""Every ranking model of the toolkit, trained with its config defaults on one dataset: one table.
+"""Every ranking model of the toolkit on one dataset: one table.
 
-For each model, `graphrec train model=<m> dataset=<d>` runs in its own child process (so the peak RSS is that
-model's), early-stopping on validation recall@20; the table shows the test metrics at the best validation
+For each model, `graphrec train experiment=<m>_<d>` (the validation-selected preset, where conf/experiment has
+one) or else `graphrec train model=<m> dataset=<d>` (config defaults; `--defaults` forces these for every
+model) runs in its own child process (so the peak RSS is that model's), early-stopping on validation recall@20; the table shows the test metrics at the best validation
 epoch, mean seconds per training epoch, the epoch selected / epochs run, and the peak RSS.
 
-    python benchmarks/model_table.py --dataset tiktok [--models mf,lightgcn,...] [--out DIR] [--seed 0]
+    python benchmarks/model_table.py --dataset tiktok [--models mf,lightgcn,...] [--out DIR] [--seed 0] [--defaults]
 
 `dataset` is a prepared dataset name in $GRAPHREC_DATA (`graphrec data prepare ...`, see the README).
 Results of finished models are kept in --out (default benchmarks/out/<dataset>) and reused on a re-run, so an
@@ -25,7 +26,17 @@ MODELS = ["mf", "lightgcn", "vbpr", "ngcf", "mmgcn", "grcn", "lattice", "freedom
 FEATURE_FREE = ["mf", "lightgcn", "ngcf", "ultragcn"]
 
 
-def child(model: str, dataset: str, run_dir: Path, seed: int, extra: list[str]) -> None:
+def selection(model: str, dataset: str, defaults: bool) -> list[str]:
+    """The overrides that pick the model: its preset for this dataset when there is one (module doc)."""
+    from graphrec.cli import conf_dir
+
+    preset = f"{model}_{dataset}"
+    if not defaults and (Path(conf_dir()) / "experiment" / f"{preset}.yaml").is_file():
+        return [f"experiment={preset}"]
+    return [f"model={model}", f"dataset={dataset}"]
+
+
+def child(model: str, dataset: str, run_dir: Path, seed: int, extra: list[str], defaults: bool = False) -> None:
     """Runs in the child: train, then write the results and this process's peak RSS."""
     from hydra import compose, initialize_config_dir
 
@@ -33,7 +44,7 @@ def child(model: str, dataset: str, run_dir: Path, seed: int, extra: list[str]) 
     from graphrec.training.run import run_training
 
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-        cfg = compose("config", overrides=[f"model={model}", f"dataset={dataset}", f"seed={seed}",
+        cfg = compose("config", overrides=[*selection(model, dataset, defaults), f"seed={seed}",
                                            "trainer.progress=false", *extra])
     res = run_training(cfg, run_dir)
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -54,12 +65,13 @@ def main() -> None:
     p.add_argument("--out", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fresh", action="store_true")
+    p.add_argument("--defaults", action="store_true", help="config defaults for every model, no presets")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every model")
     args = p.parse_args()
     out = Path(args.out or Path(__file__).parent / "out" / args.dataset)
     if args.child:
-        child(args.child, args.dataset, out / args.child, args.seed, args.overrides)
+        child(args.child, args.dataset, out / args.child, args.seed, args.overrides, args.defaults)
         return
     models = args.models.split(",") if args.models else (FEATURE_FREE if args.dataset == "baby" else MODELS)
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}", flush=True)
@@ -69,7 +81,7 @@ def main() -> None:
         if args.fresh or not bench.is_file():
             start = time.perf_counter()
             cmd = [sys.executable, __file__, "--child", model, "--dataset", args.dataset, "--out", str(out),
-                   "--seed", str(args.seed), *args.overrides]
+                   "--seed", str(args.seed), *(["--defaults"] if args.defaults else []), *args.overrides]
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode != 0:
                 print(f"{model}: failed\n{done.stderr[-2000:]}", flush=True)

@@ -22,7 +22,7 @@ commands:
   evaluate checkpoint=<path>             re-evaluate a saved run on its dataset and split
   recommend checkpoint=<path> users=[..] k=<k> [format=json] [exclude=train|train+valid|all]
   data prepare <format> <source> --name <name>   import a dataset (formats: mmrec, mmgcn, diffmm, movielens, kuairand, microvideo,
-                                                 kuairec-captions)
+                                                 kuairec-captions, recbole)
   data list | data info <name>           prepared datasets in $GRAPHREC_DATA
   viz intents checkpoint=<path>          items drawn by learned intents (PCA, top-level colours) -> PNG
   viz scores checkpoint=<path> users=[..]  per-user score distributions with learned boundaries -> PNG

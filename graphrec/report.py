@@ -3,7 +3,7 @@
 Every folder below ``<dir>`` holding a ``results.json`` of ``graphrec train`` is a job; its overrides come
 from ``.hydra/overrides.yaml`` (Hydra's own record), its validation metric from ``.hydra/config.yaml``
 (``eval.valid_metric``). Jobs whose overrides differ only in ``seed`` form one configuration: its metrics are
-the mean ± std over those seeds. The configuration with the best mean *validation* metric is marked (test
+the mean ± sample standard deviation over those seeds. The configuration with the best mean *validation* metric is marked (test
 metrics are shown, never used to choose). Written into ``out`` (default ``<dir>``): ``report.md``,
 ``report.csv`` (one row per job) and ``report.png`` (the validation metric against each swept parameter,
 and the validation curves per epoch from each job's ``metrics.csv``). When the jobs ran with ``logger=wandb``,
@@ -77,7 +77,7 @@ def configurations(jobs: list[dict]) -> list[dict]:
             names = sorted({m for j in members for m in (j["results"].get(part) or {})})
             for name in names:
                 values = [float(j["results"][part][name]) for j in members if name in (j["results"].get(part) or {})]
-                row[f"{part}/{name}"] = (float(np.mean(values)), float(np.std(values)))
+                row[f"{part}/{name}"] = (float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
         row["best_epoch"] = float(np.mean([j["results"].get("best_epoch") or 0 for j in members]))
         row["s_per_epoch"] = float(np.mean([(j["results"].get("timing") or {}).get("train_s_per_epoch") or 0
                                             for j in members]))

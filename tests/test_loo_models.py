@@ -59,7 +59,7 @@ def test_iris_split_one_valid_one_test_per_user_none_in_train(make_cfg):
     for part in ("valid", "test"):
         held = set(zip(ds.user[split.part(part)].tolist(), ds.item[split.part(part)].tolist()))
         assert not held & train_pairs
-    assert exp.cfg.eval.metrics == ["hit@5", "ndcg@5", "hit@10", "ndcg@10", "hit@20", "ndcg@20"]
+    assert exp.cfg.eval.metrics == ["hit@5", "ndcg@5", "hit@10", "ndcg@10", "mrr@10", "hit@20", "ndcg@20"]
 
 
 def test_iris_split_users_with_fewer_than_three_stay_in_training_and_are_counted():
@@ -289,7 +289,7 @@ def test_every_ranking_model_is_evaluable_under_eval_iris(make_cfg, tmp_path):
     from graphrec.training.run import run_training
 
     res = run_training(make_cfg("model=lightgcn", "eval=iris", "trainer.epochs=1"), tmp_path / "lgcn")
-    assert set(res["test"]) == {"hit@5", "ndcg@5", "hit@10", "ndcg@10", "hit@20", "ndcg@20"}
+    assert set(res["test"]) == {"hit@5", "ndcg@5", "hit@10", "ndcg@10", "mrr@10", "hit@20", "ndcg@20"}
 
 
 def test_nais_pretrains_from_fism_of_the_same_split_only(make_cfg, tmp_path):

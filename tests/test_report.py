@@ -32,7 +32,7 @@ def test_report_aggregates_seeds_and_marks_the_validation_best_row(tmp_path):
     best = result["rows"][result["best"]]
     assert best["overrides"] == "trainer.lr=0.001" and best["runs"] == 2
     other = next(r for r in result["rows"] if r["overrides"] == "trainer.lr=0.01")
-    assert other["valid/recall@20"] == pytest.approx((0.25, 0.05)) and other["test/recall@20"][0] == pytest.approx(0.11)
+    assert other["valid/recall@20"] == pytest.approx((0.25, 0.1 / 2 ** 0.5))  # sample std of 0.30, 0.20 and other["test/recall@20"][0] == pytest.approx(0.11)
     md = (tmp_path / "report.md").read_text()
     assert "| ★ | trainer.lr=0.001 | 2 | 0.2600 |" in md and "Common to every run: model=mf" in md
     assert len((tmp_path / "report.csv").read_text().splitlines()) == 5
