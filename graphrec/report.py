@@ -120,6 +120,9 @@ def _figure(jobs: list[dict], rows: list[dict], path: Path, metric: str) -> Path
             xs = [numbers[v] for v in labels]
             if min(xs) > 0 and max(xs) / min(xs) > 20:
                 ax.set_xscale("log")
+            if len(xs) <= 8:  # a grid's values as ticks (an Optuna search's many draws keep the default ticks)
+                ax.set_xticks(xs, [_short(v) for v in labels], rotation=20)
+                ax.minorticks_off()
         else:
             labels = sorted(values)
             xs = list(range(len(labels)))
