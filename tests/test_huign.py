@@ -12,7 +12,8 @@ import torch
 from graphrec.evaluation.clustering import ari, nmi
 from graphrec.graphs.cointeraction import cointeraction_graph
 from graphrec.graphs.sparse import SparseGraph
-from graphrec.models.huign import HUIGN, coarsened_adjacency, entropy_loss, independence_loss, split_symmetric
+from graphrec.errors import ConfigError
+from graphrec.models.huign import PAPER, HUIGN, coarsened_adjacency, entropy_loss, independence_loss, split_symmetric
 
 
 def test_nmi_and_ari_hand_cases():
@@ -43,8 +44,9 @@ def small_model(levels=(4, 2), **kw):
     user = torch.randint(0, n_users, (80,), generator=g)
     item = torch.randint(0, n_items, (80,), generator=g)
     feats = {"visual": torch.randn(n_items, 6, generator=g), "acoustic": torch.randn(n_items, 3, generator=g)}
-    model = HUIGN(n_users, n_items, feats, embedding_dim=5, dim=4, levels=list(levels), min_users=2, **kw)
-    model.attach_graphs({"items": cointeraction_graph(user, item, n_users, n_items, min_users=2)})
+    model = HUIGN(n_users, n_items, feats, embedding_dim=5, dim=4, levels=list(levels), **{"min_users": 2, **kw})
+    spec = model.graph_specs()["items"]  # as the GraphStore would build it (min_users, top_k)
+    model.attach_graphs({"items": cointeraction_graph(user, item, n_users, n_items, **spec.params)})
     return model, (user, item)
 
 
@@ -170,3 +172,52 @@ def test_viz_intents_writes_png(tmp_path):
     lg = tmp_path / "lg"
     assert run_cli("train", "model=mf", *SMALL_WORLD, "trainer.epochs=1", f"hydra.run.dir={lg}", cwd=tmp_path).returncode == 0
     assert_clean_error(run_cli("viz", "intents", f"checkpoint={lg}", cwd=tmp_path), "no intents")
+
+
+def test_feature_norm_centres_and_standardises_the_item_features():
+    for how in ("center", "standardize"):
+        model, _ = small_model(feature_norm=how)
+        x = model.feat_visual
+        assert torch.allclose(x.mean(0), torch.zeros(6), atol=1e-5)
+        if how == "standardize":
+            assert torch.allclose(x.std(0), torch.ones(6), atol=1e-4)
+    raw, _ = small_model()
+    assert not torch.allclose(raw.feat_visual.mean(0), torch.zeros(6), atol=1e-3)  # 'none' keeps them as given
+
+
+def test_count_weights_top_k_and_row_aggregation_against_dense():
+    model, (user, item) = small_model(edge_weight="count", top_k=2, aggregation="row")
+    r = torch.zeros(12, 10)
+    r[user, item] = 1.0
+    counts = r.T @ r
+    counts.fill_diagonal_(0)
+    counts[counts < 2] = 0
+    built = cointeraction_graph(user, item, 12, 10, min_users=2, top_k=2).to_dense()
+    keep = built > 0
+    assert torch.equal(built[keep], counts[keep]) and (keep.sum(1) <= 2).all()
+    union = torch.where(keep | keep.T, counts, torch.zeros_like(counts)) + torch.eye(10)  # A ∪ Aᵀ, + I
+    a = model.graphs["items"].to_dense()
+    assert torch.equal(a, union) and torch.equal(a, a.T)
+    smoothed = (union / union.sum(1, keepdim=True)) @ model.feat_visual  # D^-1 A X
+    assert torch.allclose(model._smoothed["visual"], smoothed, atol=1e-5)
+
+
+def test_per_modality_scoring_scores_each_modality_against_itself():
+    model, _ = small_model(scoring="per_modality")
+    users, items = model.embeddings()
+    assert users.shape == (12, 5 + 2 * 6) and items.shape == (10, 5 + 2 * 6)  # ID ‖ visual ‖ acoustic intents
+    reps = model.intents()
+    v = {m: torch.cat(r, 1) for m, r in reps.items()}
+    expected = model.user_id @ model.item_id.T + sum(model.user_intents[m] @ v[m].T for m in v)
+    assert torch.allclose(users @ items.T, expected, atol=1e-5)
+    summed, _ = small_model()
+    assert summed.embeddings()[0].shape == (12, 5 + 6)
+
+
+def test_paper_variant_is_the_printed_equations_and_bad_switches_are_named():
+    model, _ = small_model(variant="paper", self_loops=True, feature_norm="standardize", scoring="per_modality")
+    assert model.switches == PAPER
+    assert torch.all(torch.diagonal(model.graphs["items"].to_dense()) == 0)  # eq. 4 without self-loops
+    assert model.hierarchies["visual"].log_scale is None  # eq. 6 without the learnable scale
+    with pytest.raises(ConfigError, match="model.aggregation: expected one of symmetric, row"):
+        small_model(aggregation="mean")

@@ -37,6 +37,24 @@ Choices where the paper is silent or inconsistent, and deviations from the offic
 - official code defects not copied: the entropy and independence terms are two losses with their own weights
   (the code aliases them to one tensor); no dense N × N item graph (the graph is sparse); evaluation masks
   training items with −inf, uses the exact IDCG and selects on validation (the toolkit's evaluator).
+
+Switches for the causes of HUIGN trailing MF on TikTok (issue 21; ``benchmarks/README.md`` "HUIGN ablation"
+has what each does on TikTok and ML-100K). Each is a deviation from the printed model when not at its
+paper value; ``variant: paper`` sets every switch, ``self_loops`` and ``learn_scale`` to the printed
+equations at once (ignoring their own values):
+- ``feature_norm`` (paper ``none``): ``center`` subtracts the mean item feature, ``standardize`` also divides
+  each dimension by its standard deviation (over all items: content, not interactions). In TikTok's visual
+  features the median row has 87% of its energy along the mean direction (median pairwise cosine 0.86;
+  acoustic 44% and 0.14), so eq. 6's affinities are dominated by one term every item shares;
+- ``edge_weight`` (paper ``binary``): ``count`` keeps the number of co-interacting users as the edge weight
+  (C = RᵀR of §4.1.1, before eq. 2 binarises it); ``top_k`` (paper ``null``) keeps each item's k strongest
+  edges, then takes the union A ∪ Aᵀ so that A stays symmetric. At min_users = 5 the TikTok training graph
+  links 2,310 items (82.5% of the training interactions; median 201.5 neighbours) and leaves 4,400 isolated;
+- ``aggregation`` (paper ``symmetric``, eq. 4): ``row`` is D^-1 A X, the neighbourhood mean, whose output norm
+  does not grow with √degree (so intents cannot separate popular from long-tail items by norm alone);
+- ``scoring`` (paper ``summed``, eq. 14): ``per_modality`` scores Σ_m ⟨u^m, v^m⟩, user and item intents of one
+  modality against each other, instead of ⟨Σ_m u^m, Σ_m v^m⟩, which mixes intent k of one modality's
+  hierarchy with the unrelated intent k of another.
 """
 
 from __future__ import annotations
@@ -47,18 +65,35 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from graphrec.graphs.normalize import add_self_loops, symmetric
+from graphrec.errors import ConfigError
+from graphrec.graphs.normalize import add_self_loops, row, symmetric
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
 
 
-def _dense_sym_norm(adj: torch.Tensor) -> torch.Tensor:
-    """D^-1/2 A D^-1/2 for a small dense matrix (levels ≥ 2)."""
+PAPER = {"feature_norm": "none", "edge_weight": "binary", "top_k": None, "aggregation": "symmetric",
+         "scoring": "summed", "self_loops": False, "learn_scale": False}
+CHOICES = {"feature_norm": ("none", "center", "standardize"), "edge_weight": ("binary", "count"),
+           "aggregation": ("symmetric", "row"), "scoring": ("summed", "per_modality"), "variant": ("toolkit", "paper")}
+
+
+def _dense_norm(adj: torch.Tensor, aggregation: str = "symmetric") -> torch.Tensor:
+    """D^-1/2 A D^-1/2 (or D^-1 A for ``row``) for a small dense matrix (levels ≥ 2)."""
     deg = adj.sum(1)
+    if aggregation == "row":
+        return torch.where(deg[:, None] > 0, adj / deg.clamp(min=1e-12)[:, None], torch.zeros_like(adj))
     inv = torch.where(deg > 0, deg.clamp(min=1e-12).rsqrt(), torch.zeros_like(deg))
     return inv[:, None] * adj * inv[None, :]
+
+
+def normalized_features(x: torch.Tensor, how: str) -> torch.Tensor:
+    """``none`` | ``center`` (x − mean over items) | ``standardize`` ((x − mean) / std per dimension)."""
+    if how == "none":
+        return x
+    x = x - x.mean(0, keepdim=True)
+    return x / x.std(0, keepdim=True).clamp(min=1e-6) if how == "standardize" else x
 
 
 def entropy_loss(gamma: torch.Tensor) -> torch.Tensor:
@@ -93,8 +128,10 @@ def coarsened_adjacency(gamma: torch.Tensor, upper: SparseGraph, diag: torch.Ten
 class IntentHierarchy(nn.Module):
     """One modality's levels: supernodes per level and the assignment matrices Γ^(1..L)."""
 
-    def __init__(self, in_dim: int, dim: int, levels: list[int], project: bool, learn_scale: bool = True):
+    def __init__(self, in_dim: int, dim: int, levels: list[int], project: bool, learn_scale: bool = True,
+                 aggregation: str = "symmetric"):
         super().__init__()
+        self.aggregation = aggregation
         self.proj = nn.Linear(in_dim, dim, bias=False) if project else None
         width = dim if project else in_dim
         self.supernodes = nn.ParameterList([nn.Parameter(torch.empty(k, width)) for k in levels])
@@ -128,7 +165,7 @@ class IntentHierarchy(nn.Module):
             if level == 0:  # eq. 4 + eq. 6 on the items
                 logits = smoothed @ (scaled @ self.proj.weight).T if self.proj is not None else smoothed @ scaled.T
             else:  # eq. 4 on the K × K graph of the previous level, over its supernodes, then eq. 6
-                logits = (_dense_sym_norm(adj) @ self.supernodes[level - 1]) @ scaled.T
+                logits = (_dense_norm(adj, self.aggregation) @ self.supernodes[level - 1]) @ scaled.T
             gamma = torch.softmax(logits, dim=1)  # eq. 7
             adj = coarsened_adjacency(gamma, upper, diag) if level == 0 else gamma.T @ adj @ gamma  # eq. 8
             gammas.append(gamma)
@@ -141,14 +178,25 @@ class HUIGN(Recommender):
     def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor], embedding_dim: int = 64,
                  dim: int = 64, levels: list[int] | tuple[int, ...] = (32, 8, 4), min_users: int = 5,
                  self_loops: bool = True, project: bool = True, lambda_entropy: float = 0.1,
-                 lambda_independence: float = 0.1, reg_weight: float = 1e-4, learn_scale: bool = True):
+                 lambda_independence: float = 0.1, reg_weight: float = 1e-4, learn_scale: bool = True,
+                 feature_norm: str = "none", edge_weight: str = "binary", top_k: int | None = None,
+                 aggregation: str = "symmetric", scoring: str = "summed", variant: str = "toolkit"):
         super().__init__(n_users, n_items)
+        switches = dict(feature_norm=feature_norm, edge_weight=edge_weight, top_k=top_k, aggregation=aggregation,
+                        scoring=scoring, self_loops=bool(self_loops), learn_scale=bool(learn_scale))
+        for key, value in [*switches.items(), ("variant", variant)]:
+            if key in CHOICES and value not in CHOICES[key]:
+                raise ConfigError(f"model.{key}: expected one of {', '.join(CHOICES[key])}, got '{value}'")
+        if variant == "paper":  # the printed equations (module doc)
+            switches.update(PAPER)
+        self.switches = switches
         self.levels = [int(k) for k in levels]
-        self.min_users, self.self_loops = int(min_users), bool(self_loops)
+        self.min_users, self.self_loops = int(min_users), switches["self_loops"]
         self.lambda_entropy, self.lambda_independence, self.reg_weight = lambda_entropy, lambda_independence, reg_weight
-        self.register_features(features)
+        self.register_features({m: normalized_features(f.float(), switches["feature_norm"]) for m, f in features.items()})
         self.hierarchies = nn.ModuleDict({m: IntentHierarchy(features[m].shape[1], dim, self.levels, project,
-                                                             learn_scale) for m in self.modalities})
+                                                             switches["learn_scale"], switches["aggregation"])
+                                          for m in self.modalities})
         n_intents = sum(self.levels)
         self.user_intents = nn.ParameterDict({m: nn.Parameter(torch.empty(n_users, n_intents)) for m in self.modalities})
         self.user_id = nn.Parameter(torch.empty(n_users, embedding_dim))
@@ -157,16 +205,24 @@ class HUIGN(Recommender):
             nn.init.xavier_uniform_(p)
 
     def graph_specs(self) -> dict[str, GraphSpec]:
-        return {"items": GraphSpec("cointeraction", {"min_users": self.min_users})}
+        params = {"min_users": self.min_users}
+        if self.switches["top_k"] is not None:
+            params["top_k"] = int(self.switches["top_k"])
+        return {"items": GraphSpec("cointeraction", params)}
 
     def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
         g = graphs["items"]
-        g = g.with_values(torch.ones_like(g.values))  # eq. 2: binary adjacency
-        if self.self_loops:
+        if self.switches["top_k"] is not None:  # each row's top k, then A ∪ Aᵀ (max weight): symmetric again
+            r, c = g.row, g.col
+            g = SparseGraph.from_coo(torch.cat([r, c]), torch.cat([c, r]), torch.cat([g.values, g.values]), g.shape,
+                                     symmetric=True, reduce="max")
+        if self.switches["edge_weight"] == "binary":
+            g = g.with_values(torch.ones_like(g.values))  # eq. 2: binary adjacency
+        if self.self_loops:  # weight 1 = one co-interacting user (the item itself) under edge_weight=count too
             g = add_self_loops(g, 1.0)
         super().attach_graphs({"items": g})
         self._upper, self._diag = split_symmetric(g)
-        norm = symmetric(g)
+        norm = symmetric(g) if self.switches["aggregation"] == "symmetric" else row(g)
         with torch.no_grad():  # eq. 4 at level 1 on the fixed features
             self._smoothed = {m: norm @ self.feature(m) for m in self.modalities}
 
@@ -182,18 +238,24 @@ class HUIGN(Recommender):
         return {m: _item_distributions(self._hierarchy(m)[0]) for m in self.modalities}
 
     def _item_side(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(item intent representations v* [n_items, ΣK], entropy loss, independence loss)."""
-        item_rep = 0.0
+        """(item intent representations v* [n_items, ΣK] — or [n_items, M·ΣK] per modality —, entropy loss,
+        independence loss)."""
+        reps = []
         ent = ind = self.item_id.new_zeros(())
         for m in self.modalities:
             gammas, e, i = self._hierarchy(m)
-            item_rep = item_rep + torch.cat(_item_distributions(gammas), dim=1)  # eq. 12, eq. 14
+            reps.append(torch.cat(_item_distributions(gammas), dim=1))  # eq. 12
             ent, ind = ent + e, ind + i
-        return item_rep, ent, ind
+        return self._combine(reps), ent, ind
+
+    def _combine(self, per_modality: list[torch.Tensor]) -> torch.Tensor:
+        """eq. 14 (Σ_m) or, with ``scoring=per_modality``, the concatenation, so that the dot product of a
+        user and an item row is Σ_m ⟨u^m, v^m⟩."""
+        return sum(per_modality) if self.switches["scoring"] == "summed" else torch.cat(per_modality, dim=-1)
 
     def _user_intents(self) -> torch.Tensor:
-        """u* = Σ_m u^m (eq. 13–14) for all users."""
-        return sum(self.user_intents.values())
+        """u* (eq. 13–14) for all users."""
+        return self._combine(list(self.user_intents.values()))
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         item_rep, _, _ = self._item_side()  # eq. 15: ID embeddings ‖ intent representations
@@ -206,7 +268,7 @@ class HUIGN(Recommender):
         items = self.pairwise_item_ids(batch)
         user_ids, item_ids = self.user_id[users], self.item_id[items]
         intents = [p[users] for p in self.user_intents.values()]
-        u = torch.cat([user_ids, sum(intents)], dim=-1)
+        u = torch.cat([user_ids, self._combine(intents)], dim=-1)
         i, j = self.split_item_rows(torch.cat([item_ids, item_rep[items]], dim=-1), batch)
         pos_score, neg_score = pairwise_scores(u, i, j)
         touched = [user_ids, item_ids, *intents]
