@@ -92,3 +92,15 @@ def test_ml100k_as_recbole_atomic_files_matches_the_movielens_importer(tmp_path)
     names = ml.extras["genre_names"]
     ml_genres = {ml.raw["item_id"][i]: {names[g] for g in np.flatnonzero(row)} for i, row in enumerate(ml.features["genre"])}
     assert {k: v for k, v in ml_genres.items() if v} == genre_sets
+
+
+def test_float_seq_fields_of_unequal_length_or_no_rows_are_named(tmp_path):
+    src = tmp_path / "f"
+    src.mkdir()
+    _write(src, "f.inter", ["user_id:token", "item_id:token"], [("u", "i1"), ("u", "i2")])
+    _write(src, "f.item", ["item_id:token", "emb:float_seq"], [("i1", "1 2"), ("i2", "3")])
+    with pytest.raises(DataError, match="line 3: 'emb' has 1 values, line 2 has 2"):
+        prepare("recbole", src, "f", root=tmp_path / "data")
+    (src / "f.item").write_text("item_id:token\temb:float_seq\n")
+    with pytest.raises(DataError, match="no item lines"):
+        prepare("recbole", src, "f", root=tmp_path / "data")

@@ -170,6 +170,8 @@ def load(source: Path, name: str, features: dict[str, str] | None = None) -> Dat
 def _float_rows(values: list[str], rows: np.ndarray, n_items: int, path: Path, field: str) -> np.ndarray:
     """A ``float_seq`` item field as ``[n_items, d]`` float32 (items without a line: zeros)."""
     vectors = [v.split() for v in values]
+    if not vectors:
+        raise DataError(f"{path}: no item lines, so '{field}' has no dimension")
     width = {len(v) for v in vectors}
     if len(width) != 1 or 0 in width:
         lengths = [len(v) for v in vectors]
