@@ -19,7 +19,7 @@ USAGE = """usage: graphrec <command> [args]
 
 commands:
   train [overrides]                      train a model (Hydra: model=, dataset=, trainer.*, eval.*, logger=, -m)
-  evaluate checkpoint=<path>             re-evaluate a saved run on its dataset and split
+  evaluate checkpoint=<path> [format=json]   re-evaluate a saved run on its dataset and split
   recommend checkpoint=<path> users=[..] k=<k> [format=json] [exclude=train|train+valid|all]
   data prepare <format> <source> --name <name>   import a dataset (formats: mmrec, mmgcn, diffmm, movielens, kuairand, microvideo,
                                                  kuairec-captions, recbole)
@@ -106,7 +106,8 @@ def _job_overrides(argv: list[str]) -> list[list[str]]:
 
 def _check_overrides(argv: list[str]) -> list[str]:
     """Compose and check the configs of the jobs before Hydra runs, so a bad override or value is one clear
-    line and no run dir is made. Returns extra overrides: a single run resumed in place gets its old run dir."""
+    line and no run dir is made. Returns extra overrides: a single run resumed in place gets its old run dir;
+    under torchrun, what ``_join_torchrun`` adds."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
@@ -123,15 +124,16 @@ def _check_overrides(argv: list[str]) -> list[str]:
             check_run_config(cfg)
             configs.append(cfg)
     multirun = any(a in ("-m", "--multirun") for a in argv)
+    joined = _join_torchrun(argv, str(configs[0].trainer.get("distributed", "auto")))
     resume = configs[0].trainer.get("resume", False)
     if multirun or not resume or any(a.startswith("hydra.run.dir=") for a in argv):
-        return []
+        return joined
     config = OmegaConf.to_container(configs[0], resolve=True)
     if isinstance(resume, str):
         target = resume_target(resume, None, config)
     else:
         target = find_resumable(None, config, [Path.cwd() / "outputs", Path.cwd() / "multirun"])
-    return [] if target is None else [f"hydra.run.dir={_quoted(str(target))}"]
+    return joined + ([] if target is None else [f"hydra.run.dir={_quoted(str(target))}"])
 
 
 def job_dirname(num: int, overrides: str, limit: int = 96) -> str:
@@ -146,10 +148,49 @@ def job_dirname(num: int, overrides: str, limit: int = 96) -> str:
     return f"{num}-{name}" if name else str(num)
 
 
+RUN_STAMP = "GRAPHREC_RUN_STAMP"  # rank 0's start time (epoch seconds), shared with the ranks under torchrun
+
+
+def run_time(fmt: str) -> str:
+    """``${run_time:%H-%M-%S}`` in a run dir's name: the local time now, or ``$GRAPHREC_RUN_STAMP`` when set
+    (under torchrun every rank names the same run dir)."""
+    import os
+    import time
+
+    stamp = os.environ.get(RUN_STAMP)
+    return time.strftime(fmt, time.localtime(float(stamp) if stamp else time.time()))
+
+
 def _register_resolvers() -> None:
     from omegaconf import OmegaConf
 
     OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)
+    OmegaConf.register_new_resolver("run_time", run_time, replace=True)
+
+
+def _join_torchrun(argv: list[str], mode: str) -> list[str]:
+    """Under torchrun: join the process group and agree on one run dir (rank 0's start time); the other ranks
+    write neither Hydra's ``.hydra/`` nor its log file and log warnings only. Returns their extra overrides.
+    Multirun under torchrun is refused (each job is its own torchrun; sweeps go to a cluster launcher)."""
+    import os
+    import time
+
+    from graphrec import distributed as ddp
+
+    if not ddp.launched_by_torchrun():
+        ddp.init(mode)  # trainer.distributed=ddp without torchrun: the ConfigError says how to launch
+        return []
+    if mode == "none":
+        return []
+    if any(a in ("-m", "--multirun") for a in argv):
+        _fail("-m under torchrun: launch each job with torchrun, or send a sweep to a cluster with "
+              "hydra/launcher=slurm")
+    rank = ddp.init(mode)
+    os.environ[RUN_STAMP] = str(ddp.broadcast_object(time.time()))
+    if rank.is_main:
+        return []
+    logging.getLogger("graphrec").setLevel(logging.WARNING)
+    return ["hydra.output_subdir=null", "hydra/job_logging=stdout"]
 
 
 def _check_sweeper(argv: list[str]) -> None:
@@ -170,6 +211,7 @@ def _train(argv: list[str]) -> None:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import DictConfig
 
+    from graphrec import distributed as ddp
     from graphrec.training.run import JobInfo, run_training
 
     @hydra.main(config_path=conf_dir(), config_name="config", version_base="1.3")
@@ -179,26 +221,31 @@ def _train(argv: list[str]) -> None:
         multirun = str(hc.mode) == "RunMode.MULTIRUN"
         job = JobInfo(name=hc.job.override_dirname or hc.job.name,
                       group=Path(hc.sweep.dir).name if multirun else None)
+        main_rank = ddp.context().is_main
         try:
             results = run_training(cfg, run_dir, job)
         except GraphrecError as exc:
-            if not (run_dir / "checkpoints").exists():  # failed before training: leave no half-made run dir
+            if main_rank and not (run_dir / "checkpoints").exists():  # failed before training: no half-made dir
                 shutil.rmtree(run_dir, ignore_errors=True)
             _fail(str(exc))
         except KeyboardInterrupt:
             print(f"graphrec: interrupted; continue with trainer.resume=true (checkpoints in {run_dir})",
                   file=sys.stderr)
             sys.exit(130)
-        print(f"run dir: {run_dir}")
+        if main_rank:
+            print(f"run dir: {run_dir}")
         return results["valid"].get(cfg.eval.valid_metric) if results["valid"] else None
 
     _check_sweeper(argv)
     argv = _quote_resume(argv)
+    _register_resolvers()
     if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c") for a in argv):
         argv = argv + _check_overrides(argv)
     sys.argv = [f"{sys.argv[0]} train"] + argv
-    _register_resolvers()
-    task()
+    try:
+        task()
+    finally:
+        ddp.shutdown()
 
 
 def _export(argv: list[str]) -> None:
@@ -294,8 +341,21 @@ def _evaluate(argv: list[str]) -> None:
     from graphrec.evaluation.metrics import metric_values
     from graphrec.inference import evaluate_checkpoint
 
-    args = _kv_args(argv, {"checkpoint", "device"}, {"checkpoint"})
-    results = evaluate_checkpoint(args["checkpoint"], args.get("device"))
+    from graphrec import distributed as ddp
+
+    args = _kv_args(argv, {"checkpoint", "device", "format"}, {"checkpoint"})
+    if args.get("format", "text") not in ("text", "json"):
+        _fail(f"format: expected text or json, got '{args['format']}'")
+    rank = ddp.init("auto")  # under torchrun: evaluation sharded by user blocks over the ranks
+    try:
+        results = evaluate_checkpoint(args["checkpoint"], args.get("device"))
+    finally:
+        ddp.shutdown()
+    if not rank.is_main:
+        return
+    if args.get("format") == "json":
+        print(json.dumps({part: {k: v for k, v in m.items() if k != "eval_s"} for part, m in results.items()}))
+        return
     for part, metrics in results.items():
         shown = metric_values(metrics)
         print(f"{part}: " + "  ".join(f"{k} {v:.4f}" for k, v in shown.items()) +
@@ -388,9 +448,9 @@ def _viz(argv: list[str]) -> None:
 
 # verbs whose own --help is this text (train's is Hydra's; data's is argparse's)
 VERB_USAGE = {
-    "evaluate": "usage: graphrec evaluate checkpoint=<run dir or .pt> [device=cpu|cuda]\n"
+    "evaluate": "usage: graphrec evaluate checkpoint=<run dir or .pt> [device=cpu|cuda] [format=text|json]\n"
                 "re-evaluates a saved run on its dataset, split and graphs (the dataset must be the one it "
-                "was trained on)",
+                "was trained on); under torchrun -m graphrec evaluate the user blocks are sharded over the ranks",
     "recommend": "usage: graphrec recommend checkpoint=<run dir or .pt> users=[0,5] [k=10] [format=text|json] "
                  "[exclude=train|train+valid|all] [device=cpu|cuda]",
     "viz": VIZ_USAGE,

@@ -16,6 +16,7 @@ import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
+from graphrec import distributed as ddp
 from graphrec.allocator import retain_freed_memory
 from graphrec.data.dataset import Dataset
 from graphrec.data.storage import data_root, fingerprint, load_dataset
@@ -32,14 +33,17 @@ log = logging.getLogger("graphrec")
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``auto`` = CUDA when available, else CPU; under torchrun a CUDA device without an index is this rank's
+    (``LOCAL_RANK``)."""
     try:
-        device = torch.device(name)
+        device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
     except RuntimeError:
         raise ConfigError(f"device: unknown device '{name}'") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device: '{name}' requested but CUDA is not available")
+    rank = ddp.context()
+    if device.type == "cuda" and device.index is None and rank.enabled:
+        device = torch.device("cuda", rank.local_rank % torch.cuda.device_count())
     return device
 
 

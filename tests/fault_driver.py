@@ -2,6 +2,8 @@
 
 usage: python -m tests.fault_driver batch N  <train overrides...>   # SIGKILL when the N-th batch is drawn
        python -m tests.fault_driver save N   <train overrides...>   # SIGKILL half-way through the N-th torch.save
+
+Under torchrun only rank 0 kills itself (after its own checkpoint writes); torchrun then stops the others.
 """
 
 import io
@@ -25,7 +27,7 @@ def kill_at_batch(n: int) -> None:
     def counted(self, generator):
         for batch in epoch(self, generator):
             count[0] += 1
-            if count[0] == n:
+            if count[0] == n and os.environ.get("RANK", "0") == "0":
                 _die()
             yield batch
 

@@ -86,6 +86,7 @@ class TrainingBatches:
             raise ValueError(f"unknown sampling kind '{kind}'")
         self.user, self.item = user.long(), item.long()
         self.sampler, self.batch_size, self.n_neg, self.kind = sampler, batch_size, n_neg, kind
+        self.group = 1 if kind == "pairwise" else 1 + n_neg  # rows of one positive (graphrec.distributed)
 
     def __len__(self) -> int:
         return (self.user.numel() + self.batch_size - 1) // self.batch_size

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from graphrec import distributed as ddp
 from graphrec.evaluation.metrics import check_metrics, parse_metric
 
 CTR_METRICS = ("auc", "user_auc", "logloss")
@@ -112,15 +113,16 @@ class CtrEvaluator:
         was_training = model.training
         model.eval()
         device = next(model.parameters()).device
-        users, labels, logits = [], [], []
+        shard, scored = ddp.context(), {}
         try:
-            for batch in batches:
-                users.append(batch["user"].numpy())
-                labels.append(batch["label"].numpy())
-                logits.append(model.predict({k: v.to(device) for k, v in batch.items()}).float().cpu().numpy())
+            for b, batch in enumerate(batches):
+                if shard.owns(b):  # under torchrun: this rank's batches, gathered below in batch order
+                    logit = model.predict({k: v.to(device) for k, v in batch.items()}).float().cpu().numpy()
+                    scored[b] = (batch["user"].numpy(), batch["label"].numpy(), logit)
         finally:
             model.train(was_training)
-        user, label, logit = (np.concatenate(x) for x in (users, labels, logits))
+        gathered = ddp.gather_blocks(scored)
+        user, label, logit = (np.concatenate([gathered[b][j] for b in sorted(gathered)]) for j in range(3))
         values = ctr_metrics(user, label, logit, self.ks)
         out = {key: values[key] for key in self.metrics}
         out.update(n_users=int(np.unique(user).size), n_users_skipped=0, eval_s=time.perf_counter() - start)

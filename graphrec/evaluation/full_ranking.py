@@ -1,7 +1,7 @@
 """Full-ranking evaluation: every user with held-out positives ranks all items, on the model's device.
 
 Items the user interacted with in the masking splits (train at validation; train + valid at test) get −inf.
-Users are processed in blocks; dot-product models are scored with one GEMM per block from ``embeddings()``.
+Users are processed in blocks (sharded over ranks under torchrun); dot-product models are scored with one GEMM per block from ``embeddings()``.
 Users without positives in the evaluated split are left out and counted (``n_users_skipped``); so are the
 users ``keep`` excludes (``n_users_dropped``: e.g. cold users, ``eval.drop_cold_users``).
 """
@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from graphrec import distributed as ddp
 from graphrec.data.interactions import InteractionIndex
 from graphrec.evaluation.metrics import RANKING_METRICS, auc_from_scores, check_metrics, parse_metric, ranking_metrics
 from graphrec.models.base import Recommender
@@ -47,9 +48,12 @@ class FullRankingEvaluator:
         users = torch.nonzero(with_positives if keep is None else with_positives & keep).flatten()
         emb = model.embeddings()
         block = max(1, min(self.block_size, self.max_block_elements // max(target.n_items, 1)))
-        sums: dict[str, float] = {}
+        shard = ddp.context()
+        block_sums: dict[int, dict[str, float]] = {}
         max_k = min(max(self.ks), target.n_items) if self.ks else 0
-        for lo in range(0, users.numel(), block):
+        for b, lo in enumerate(range(0, users.numel(), block)):
+            if not shard.owns(b):
+                continue
             ub = users[lo:lo + block]
             ub_dev = ub.to(device)
             scores = emb[0][ub_dev] @ emb[1].T if emb is not None else model.score(ub_dev)
@@ -64,8 +68,11 @@ class FullRankingEvaluator:
                 values.update(ranking_metrics(target.contains(ub_dev.unsqueeze(1), top), n_pos, self.ks, self.names))
             if self.with_auc:
                 values["auc"] = auc_from_scores(scores, target.dense_rows(ub, device), scores > float("-inf"))
-            for key, v in values.items():
-                sums[key] = sums.get(key, 0.0) + float(v.double().sum())
+            block_sums[b] = {key: float(v.double().sum()) for key, v in values.items()}
+        sums: dict[str, float] = {}
+        for _, values_of_block in sorted(ddp.gather_blocks(block_sums).items()):
+            for key, v in values_of_block.items():
+                sums[key] = sums.get(key, 0.0) + v
         n = max(users.numel(), 1)
         out = {key: sums.get(key, 0.0) / n for key in self.metrics}
         out["n_users"] = int(users.numel())

@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from graphrec import distributed as ddp
 from graphrec.data.sampler import NegativeSampler
 from graphrec.evaluation.metrics import check_metrics, parse_metric
 from graphrec.models.base import Recommender
@@ -43,13 +44,16 @@ class SampledEvaluator:
         was_training = model.training
         model.eval()
         device = next(model.parameters()).device
-        ranks = []
-        for lo in range(0, user.numel(), self.block_size):
+        shard, ranks = ddp.context(), {}
+        for b, lo in enumerate(range(0, user.numel(), self.block_size)):
+            if not shard.owns(b):  # under torchrun: this rank's blocks, gathered below in block order
+                continue
             u = user[lo:lo + self.block_size].to(device)
             cand = torch.cat([item[lo:lo + self.block_size, None], negatives[lo:lo + self.block_size]], 1).to(device)
             s = model.score(u, cand).float()
-            ranks.append((s[:, 1:] >= s[:, :1]).sum(1).cpu())
-        rank = torch.cat(ranks).double()
+            ranks[b] = (s[:, 1:] >= s[:, :1]).sum(1).cpu()
+        gathered = ddp.gather_blocks(ranks)
+        rank = torch.cat([gathered[b] for b in sorted(gathered)]).double() if gathered else torch.zeros(0).double()
         out: dict[str, float] = {}
         for key in self.metrics:
             name, k = parse_metric(key)

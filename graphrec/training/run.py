@@ -5,6 +5,10 @@ Resume (``trainer.resume``) continues an interrupted run in place, in its own ru
 job's dir, else the newest unfinished run with the same config under ``outputs/`` or ``multirun/``); a path
 names it (the run dir, its ``checkpoints/`` or ``last.pt``). A run whose config differs is refused, naming the
 keys that differ; temporary files a kill left behind are removed first.
+
+Under torchrun (``graphrec.distributed``) every rank runs this job in the same run dir: rank 0 builds the
+graphs (into the cache) before the others load them, and alone writes checkpoints, ``metrics.csv``, W&B and
+``results.json``; evaluation is sharded over the ranks.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from graphrec import distributed as ddp
 from graphrec.checks import check_run_config
 from graphrec.errors import ConfigError, GraphrecError
 from graphrec.evaluation.metrics import metric_values
@@ -155,6 +160,22 @@ def _move_into(target: Path, run_dir: Path) -> Path:
 # ---------------------------------------------------------------------------------------------------- training
 
 
+def _build_once(cfg: DictConfig, rank: ddp.Context):
+    """``build_experiment``; under torchrun rank 0 first, so the graphs are built once (into the graph cache)
+    and the other ranks load them."""
+    if not rank.enabled:
+        return build_experiment(cfg)
+    if not cfg.get("graph_cache", True):
+        log.warning("graph_cache=false under torchrun: every rank builds its own graphs")
+    if not rank.is_main:
+        ddp.barrier()
+    exp = build_experiment(cfg)
+    if rank.is_main:
+        ddp.barrier()
+    return exp
+
+
+
 def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = None,
                  on_epoch_end: Callable[[TrainState], None] | None = None) -> dict[str, Any]:
     """Train, select on validation, test once at the best checkpoint; returns (and writes) ``results.json``."""
@@ -163,18 +184,21 @@ def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = Non
     run_dir = Path(run_dir)
     job = job or JobInfo()
     config = OmegaConf.to_container(cfg, resolve=True)
+    rank = ddp.context()
     target = resume_target(cfg.trainer.get("resume", False), run_dir, config)
     if target is not None:
-        run_dir = _move_into(target, run_dir)
-        _remove_leftovers(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    exp = build_experiment(cfg)
+        run_dir = _move_into(target, run_dir) if rank.is_main else target
+        if rank.is_main:
+            _remove_leftovers(run_dir)
+    if rank.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    exp = _build_once(cfg, rank)
     model, tcfg = exp.model, cfg.trainer
     batches = exp.task.batches(model, int(tcfg.batch_size), int(tcfg.n_neg))
     log.info(f"training: {len(batches):,} batches of {int(tcfg.batch_size):,} per epoch, up to "
              f"{trainer_cfg.epochs} epochs, run dir {run_dir}")
     valid_metric = cfg.eval.valid_metric
-    loggers = build_loggers(cfg.logger, run_dir, job)
+    loggers = build_loggers(cfg.logger, run_dir, job) if rank.is_main else LoggerGroup([])
     extra_state = {"config": config, "dataset_fingerprint": exp.dataset_fingerprint}
     trainer = Trainer(model, batches, trainer_cfg, (lambda m: exp.evaluate("valid")) if exp.has_valid() else None,
                       valid_metric, run_dir / "checkpoints", loggers, seed=int(cfg.seed),
@@ -215,8 +239,11 @@ def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = Non
                            "dropped_cold": test.get("n_users_dropped", 0)},
             "provenance": provenance(config, exp.dataset_fingerprint),
         }
+        if rank.enabled:
+            results["distributed"] = {"backend": ddp.backend(), "world_size": rank.world_size}
         results["timing"]["total_s"] = round(time.perf_counter() - total_start, 3)
-        write_json(results, run_dir / "results.json")
+        if rank.is_main:
+            write_json(results, run_dir / "results.json")
         loggers.log_results(results)
     finally:
         loggers.finish()

@@ -5,6 +5,8 @@
 - ``checkpoints/best.pt`` (model at the best validation epoch) and ``checkpoints/last.pt`` (model, optimiser,
   sampler and RNG states, early-stopping state, history) are written atomically after every epoch, so an
   interrupted run resumed from ``last.pt`` continues to the same result as an uninterrupted one.
+- Under torchrun (``graphrec.distributed``): the loss runs under DDP on this rank's slice of each global batch,
+  weighted so that the averaged gradient is the whole batch's; rank 0 alone writes checkpoints and logs.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from graphrec import distributed as ddp
 from graphrec.data.sampler import TrainingBatches
 from graphrec.evaluation.metrics import metric_values
 from graphrec.errors import ConfigError, GraphrecError
@@ -51,6 +54,7 @@ class TrainerConfig:
     progress: bool = True
     progress_interval_s: float = 30.0  # without a terminal: a progress line inside an epoch this often
     precision: str = "fp32"  # fp32 | bf16 (autocast of the forward pass and loss; see PRECISIONS)
+    distributed: str = "auto"  # auto | ddp | none (graphrec.distributed; auto = DDP when launched by torchrun)
 
     # field -> (kind, smallest allowed value, whether the bound itself is allowed)
     _RULES = {"epochs": ("int", 1, True), "batch_size": ("int", 1, True), "lr": ("number", 0, False),
@@ -74,6 +78,8 @@ class TrainerConfig:
             raise ConfigError(f"trainer.progress: expected true or false, got {self.progress!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"trainer.precision: '{self.precision}' is not one of {sorted(PRECISIONS)}")
+        if self.distributed not in ddp.MODES:
+            raise ConfigError(f"trainer.distributed: '{self.distributed}' is not one of {list(ddp.MODES)}")
 
     @classmethod
     def from_config(cls, tcfg: Any) -> TrainerConfig:
@@ -122,6 +128,9 @@ class Trainer:
                                           fused=fused)
         self.generator = torch.Generator().manual_seed(seed)
         self.state = TrainState()
+        self.dist = ddp.context()
+        self.loss_fn = ddp.wrap(model, self.device) if self.dist.enabled else model.loss
+        self.batch_group = getattr(batches, "group", 1)  # rows that stay together when a batch is sharded
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -133,6 +142,8 @@ class Trainer:
         return self.ckpt_dir / "last.pt"
 
     def _save_last(self) -> None:
+        if not self.dist.is_main:
+            return
         save_checkpoint({
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
@@ -140,6 +151,8 @@ class Trainer:
             "state": self.state.as_dict(), **self.extra_state}, self.last_path)
 
     def _save_best(self) -> None:
+        if not self.dist.is_main:
+            return
         save_checkpoint({"model": self.model.state_dict(), "epoch": self.state.best_epoch,
                          "valid": self.state.best_valid, **self.extra_state}, self.best_path)
 
@@ -190,6 +203,7 @@ class Trainer:
             self._save_last()
             if self.on_epoch_end is not None:
                 self.on_epoch_end(st)
+        ddp.barrier()  # rank 0's checkpoints are on disk before any rank reads them
         return st
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
@@ -203,11 +217,14 @@ class Trainer:
         progress = _ProgressLines(f"epoch {epoch}", len(self.batches), self.cfg.progress_interval_s,
                                   enabled=self.cfg.progress and bar.disable)
         for batch in bar:
+            batch, weight = ddp.shard_batch(batch, self.dist, self.batch_group)
             batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
             with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
                                 enabled=self.autocast_dtype is not None):
-                out = self.model.loss(batch)
+                out = self.loss_fn(batch)
             terms = out if isinstance(out, dict) else {"loss": out}
+            if weight != 1.0:
+                terms = {k: v * weight for k, v in terms.items()}
             loss = sum(terms.values())
             if not torch.isfinite(loss):
                 raise self._diverged(epoch, n_batches + 1, terms)
@@ -220,6 +237,7 @@ class Trainer:
             progress.step(n_batches)
             for k, v in terms.items():
                 totals[k] = totals[k] + v.detach() if k in totals else v.detach()
+        totals = ddp.all_reduce_mean(totals)  # the weighted terms' mean over ranks: the batch's loss
         means = {k: float(v) / max(n_batches, 1) for k, v in totals.items()}
         seconds = time.perf_counter() - start
         self.state.train_seconds.append(seconds)
