@@ -109,6 +109,21 @@ def test_bf16_precision_autocasts_the_loss_only(make_cfg, tmp_path, monkeypatch)
         run_training(make_cfg("model=mf", "trainer.precision=fp16"), tmp_path / "bad")
 
 
+def test_max_batches_cuts_each_epoch(make_cfg, tmp_path, monkeypatch):
+    """``trainer.max_batches=2``: two loss steps an epoch (a smoke run, benchmarks/scale.py); 0 is refused."""
+    from graphrec.errors import ConfigError
+    from graphrec.models.mf import MF
+
+    calls = []
+    loss = MF.loss
+    monkeypatch.setattr(MF, "loss", lambda self, batch: calls.append(1) or loss(self, batch))
+    run_training(make_cfg("model=mf", "trainer.epochs=3", "trainer.batch_size=256", "trainer.max_batches=2"),
+                 tmp_path / "cut")
+    assert len(calls) == 3 * 2
+    with pytest.raises(ConfigError, match="trainer.max_batches"):
+        run_training(make_cfg("model=mf", "trainer.max_batches=0"), tmp_path / "bad")
+
+
 @pytest.mark.parametrize("model", ["mf", "lightgcn", "vbpr", "ngcf", "mmgcn", "grcn", "lattice", "freedom",
                                    "ultragcn", "huign", "a2bm2gl"])
 def test_every_model_takes_a_bf16_step(model, make_cfg):

@@ -27,7 +27,7 @@ from graphrec import distributed as ddp
 from graphrec.checks import check_run_config
 from graphrec.errors import ConfigError, GraphrecError
 from graphrec.evaluation.metrics import metric_values
-from graphrec.experiment import build_experiment
+from graphrec.experiment import Experiment, build_experiment
 from graphrec.provenance import provenance, result_config
 from graphrec.training.checkpoint import load_checkpoint, write_json
 from graphrec.training.loggers import ConsoleLogger, CSVLogger, Logger, LoggerGroup, WandbLogger
@@ -160,7 +160,7 @@ def _move_into(target: Path, run_dir: Path) -> Path:
 # ---------------------------------------------------------------------------------------------------- training
 
 
-def _build_once(cfg: DictConfig, rank: ddp.Context):
+def build_experiment_once(cfg: DictConfig, rank: ddp.Context) -> Experiment:
     """``build_experiment``; under torchrun rank 0 first, so the graphs are built once (into the graph cache)
     and the other ranks load them."""
     if not rank.enabled:
@@ -192,7 +192,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = Non
             _remove_leftovers(run_dir)
     if rank.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-    exp = _build_once(cfg, rank)
+    exp = build_experiment_once(cfg, rank)
     model, tcfg = exp.model, cfg.trainer
     batches = exp.task.batches(model, int(tcfg.batch_size), int(tcfg.n_neg))
     log.info(f"training: {len(batches):,} batches of {int(tcfg.batch_size):,} per epoch, up to "

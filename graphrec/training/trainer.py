@@ -55,17 +55,18 @@ class TrainerConfig:
     progress_interval_s: float = 30.0  # without a terminal: a progress line inside an epoch this often
     precision: str = "fp32"  # fp32 | bf16 (autocast of the forward pass and loss; see PRECISIONS)
     distributed: str = "auto"  # auto | ddp | none (graphrec.distributed; auto = DDP when launched by torchrun)
+    max_batches: int | None = None  # stop each epoch after this many batches (smoke runs, benchmarks/scale.py)
 
     # field -> (kind, smallest allowed value, whether the bound itself is allowed)
     _RULES = {"epochs": ("int", 1, True), "batch_size": ("int", 1, True), "lr": ("number", 0, False),
               "weight_decay": ("number", 0, True), "n_neg": ("int", 1, True), "eval_every": ("int", 1, True),
               "patience": ("int", 1, True), "min_epochs": ("int", 0, True), "grad_clip": ("number", 0, False),
-              "progress_interval_s": ("number", 0, True)}
+              "progress_interval_s": ("number", 0, True), "max_batches": ("int", 1, True)}
 
     def __post_init__(self) -> None:
         for name, (kind, bound, inclusive) in self._RULES.items():
             value = getattr(self, name)
-            if name == "grad_clip" and value is None:
+            if name in ("grad_clip", "max_batches") and value is None:
                 continue
             is_int = isinstance(value, int) and not isinstance(value, bool)
             if not (is_int or (kind == "number" and isinstance(value, float))):
@@ -212,11 +213,14 @@ class Trainer:
         self.model.pre_epoch(epoch)
         totals: dict[str, torch.Tensor] = {}
         n_batches = 0
-        bar = tqdm(self.batches.epoch(self.generator), total=len(self.batches), desc=f"epoch {epoch}",
+        total = min(len(self.batches), self.cfg.max_batches or len(self.batches))
+        bar = tqdm(self.batches.epoch(self.generator), total=total, desc=f"epoch {epoch}",
                    leave=False, disable=None if self.cfg.progress else True)
-        progress = _ProgressLines(f"epoch {epoch}", len(self.batches), self.cfg.progress_interval_s,
+        progress = _ProgressLines(f"epoch {epoch}", total, self.cfg.progress_interval_s,
                                   enabled=self.cfg.progress and bar.disable)
         for batch in bar:
+            if n_batches == total:
+                break
             batch, weight = ddp.shard_batch(batch, self.dist, self.batch_group)
             batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
             with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
