@@ -1,19 +1,26 @@
 """ID embedding tables as a TorchRec ``EmbeddingBagCollection``, sharded over ranks by ``DistributedModelParallel``
 (optional: needs TorchRec, see README "TorchRec"). For tables too large for one device.
 
-``TorchRecMF`` is BPR-MF (``graphrec.models.mf``: L = −mean log σ(⟨u, i⟩ − ⟨u, j⟩) + λ/2 Σ‖e‖²/B) whose user and
-item tables are one EmbeddingBagCollection: table ``user`` (feature ``user``) and table ``item`` (features
-``pos`` and ``neg``), one id per bag with sum pooling, i.e. a plain lookup. ``shard`` places the tables by
+``IdTables`` holds the user and the item table as one EmbeddingBagCollection (features ``user`` and ``item``,
+one id per bag, sum pooling: a plain lookup). ``TorchRecMF`` and ``TorchRecLightGCN`` are the toolkit's BPR-MF
+(``graphrec.models.mf``) and LightGCN (``graphrec.models.lightgcn``, eq. 7, 8, 15) with their tables there: only
+the lookup is theirs (``MF.lookup``, ``LightGCN.ego_embeddings``), the loss is the toolkit model's, so
+``unsharded()`` gives the plain model with the same weights to compare against. ``shard`` places the tables by
 ``sharding``: ``table_wise`` (each table whole on one rank) or ``column_wise`` (each table's columns split over
-the ranks); the embedding optimizer runs fused in the backward (TorchRec's way; SGD or Adagrad on CPU).
+the ranks); the table optimiser runs fused in the backward (TorchRec's way; SGD or Adagrad on CPU).
+
+LightGCN propagates over every node each step, so each step looks up all of E^(0): sharding then spreads the
+tables' storage and optimiser state, not the propagation's [n_users + n_items, d] activations (beyond that,
+sampled-neighbourhood training takes over: docs/scaling.md).
 
 Gradient semantics, measured on 2 gloo ranks: TorchRec's sharded backward averages the ranks' table gradients,
 as DDP does, so each rank's loss takes the weight N·n_r/n of ``graphrec.distributed.shard_batch`` and N ranks
 follow one process with the whole batch. (TorchRec's ``data_parallel`` sharding with an in-backward optimizer
 updated each replica with its own gradient, off by 2e-5 after 20 steps: not offered.)
 
-``python -m graphrec.sharded_tables --sharding table_wise --steps 20`` under torchrun trains the sharded MF on
-the synthetic world's BPR batches and, on rank 0, the unsharded one on the same batches, and prints both losses.
+``python -m graphrec.sharded_tables --model lightgcn --sharding table_wise --steps 20`` under torchrun trains the
+sharded model on the synthetic world's BPR batches and, on rank 0, the unsharded toolkit model on the same
+batches, and prints both losses.
 """
 
 from __future__ import annotations
@@ -23,16 +30,22 @@ import json
 from typing import Any
 
 import torch
-import torch.nn.functional as F
+from torch import nn
 
 from graphrec import distributed as ddp
 from graphrec.errors import ConfigError
-from graphrec.losses import l2_regularization
+from graphrec.models.base import Recommender
+from graphrec.models.lightgcn import LightGCN
+from graphrec.models.mf import MF
 
 SHARDINGS = ("table_wise", "column_wise")
 # fused into the tables' backward by TorchRec (fbgemm's CPU kernels have no Adam; on GPU it exists)
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad}
 EPS = 1e-8  # Adagrad's ε, set alike for the fused and the reference optimiser
+# the check's step sizes: a batch-mean BPR gradient is small per row, so plain SGD needs a large step to move the
+# loss within 20 steps (both fall by more than 10% there)
+CHECK_LR = {"sgd": 100.0, "adagrad": 0.1}
+TABLES = ("user", "item")
 
 
 def require_torchrec() -> Any:
@@ -43,43 +56,105 @@ def require_torchrec() -> Any:
     return torchrec
 
 
-class TorchRecMF(torch.nn.Module):
-    """BPR-MF over an EmbeddingBagCollection (module doc); ``generator`` seeds N(0, 0.1²) initial weights, so
-    every rank and the unsharded reference start alike."""
+class IdTables(nn.Module):
+    """The user and item tables as one EmbeddingBagCollection; ``generator`` seeds N(0, 0.1²) initial weights,
+    so every rank and the unsharded reference start alike."""
+
+    def __init__(self, n_users: int, n_items: int, embedding_dim: int, generator: torch.Generator | None = None):
+        super().__init__()
+        torchrec = require_torchrec()
+        sizes = {"user": n_users, "item": n_items}
+        self.ebc = torchrec.EmbeddingBagCollection(tables=[
+            torchrec.EmbeddingBagConfig(name=name, embedding_dim=embedding_dim, num_embeddings=sizes[name],
+                                        feature_names=[name]) for name in TABLES], device=torch.device("cpu"))
+        with torch.no_grad():
+            for name in TABLES:
+                weight = self.ebc.embedding_bags[name].weight
+                weight.copy_(torch.randn(weight.shape, generator=generator) * 0.1)
+
+    def lookup(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows ``users`` of the user table and ``items`` of the item table. The collection pools every feature
+        over one number of bags: the shorter id list is padded with empty bags (pooled to 0), cut off after."""
+        from torchrec import KeyedJaggedTensor
+
+        counts = (users.numel(), items.numel())
+        stride = max(counts)
+        lengths = torch.cat([torch.cat([torch.ones(c, dtype=torch.int32), torch.zeros(stride - c, dtype=torch.int32)])
+                             for c in counts])
+        ids = KeyedJaggedTensor.from_lengths_sync(keys=list(TABLES), values=torch.cat([users, items]).long(),
+                                                  lengths=lengths)
+        pooled = self.ebc(ids)
+        return pooled["user"][:counts[0]], pooled["item"][:counts[1]]
+
+    def full(self, n_users: int, n_items: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both whole tables, looked up (so their gradient reaches the shards)."""
+        return self.lookup(torch.arange(n_users), torch.arange(n_items))
+
+    def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Copies of the unsharded weights (before ``shard``)."""
+        return tuple(self.ebc.embedding_bags[name].weight.detach().clone() for name in TABLES)
+
+
+class TorchRecMF(MF):
+    """BPR-MF (``graphrec.models.mf``) with its tables in ``IdTables``."""
 
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 64, reg_weight: float = 1e-4,
                  generator: torch.Generator | None = None):
-        super().__init__()
-        torchrec = require_torchrec()
-        self.n_users, self.n_items, self.reg_weight = n_users, n_items, reg_weight
-        self.ebc = torchrec.EmbeddingBagCollection(tables=[
-            torchrec.EmbeddingBagConfig(name="user", embedding_dim=embedding_dim, num_embeddings=n_users,
-                                        feature_names=["user"]),
-            torchrec.EmbeddingBagConfig(name="item", embedding_dim=embedding_dim, num_embeddings=n_items,
-                                        feature_names=["pos", "neg"])], device=torch.device("cpu"))
-        with torch.no_grad():
-            for _, weight in sorted(self.ebc.named_parameters()):
-                weight.copy_(torch.randn(weight.shape, generator=generator) * 0.1)
+        Recommender.__init__(self, n_users, n_items)  # not MF's nn.Embedding tables: IdTables holds them
+        self.tables = IdTables(n_users, n_items, embedding_dim, generator)
+        self.embedding_dim, self.reg_weight = embedding_dim, reg_weight
+
+    def lookup(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        users, items = self.tables.lookup(batch["user"], self.pairwise_item_ids(batch))
+        return (users, *self.split_item_rows(items, batch))
+
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.tables.full(self.n_users, self.n_items)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        from torchrec import KeyedJaggedTensor
+        return self.loss(batch)  # DistributedModelParallel calls forward
 
-        user, pos, neg = batch["user"], batch["pos"], batch["neg"]
-        ids = KeyedJaggedTensor.from_lengths_sync(keys=["user", "pos", "neg"], values=torch.cat([user, pos, neg]),
-                                                  lengths=torch.ones(3 * user.numel(), dtype=torch.int32))
-        pooled = self.ebc(ids)
-        u, i, j = pooled["user"], pooled["pos"], pooled["neg"]
-        return {"bpr": F.softplus((u * j).sum(-1) - (u * i).sum(-1)).mean(),
-                "reg": self.reg_weight * l2_regularization(u, i, j, batch_size=u.shape[0])}
+    def unsharded(self) -> MF:
+        model = MF(self.n_users, self.n_items, self.embedding_dim, self.reg_weight)
+        users, items = self.tables.weights()
+        with torch.no_grad():
+            model.user_emb.weight.copy_(users)
+            model.item_emb.weight.copy_(items)
+        return model
 
-    loss = forward
+
+class TorchRecLightGCN(LightGCN):
+    """LightGCN (``graphrec.models.lightgcn``) with E^(0) in ``IdTables`` (module doc: all rows each step)."""
+
+    def __init__(self, n_users: int, n_items: int, embedding_dim: int = 64, n_layers: int = 3,
+                 reg_weight: float = 1e-4, generator: torch.Generator | None = None):
+        Recommender.__init__(self, n_users, n_items)  # not LightGCN's parameter table: IdTables holds it
+        self.tables = IdTables(n_users, n_items, embedding_dim, generator)
+        self.embedding_dim, self.n_layers, self.reg_weight = embedding_dim, n_layers, reg_weight
+
+    def ego_embeddings(self) -> torch.Tensor:
+        return torch.cat(self.tables.full(self.n_users, self.n_items))
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return self.loss(batch)  # DistributedModelParallel calls forward
+
+    def unsharded(self) -> LightGCN:
+        model = LightGCN(self.n_users, self.n_items, self.embedding_dim, self.n_layers, self.reg_weight)
+        with torch.no_grad():
+            model.embedding.copy_(torch.cat(self.tables.weights()))
+        model.attach_graphs(self.graphs)
+        return model
+
+
+MODELS = {"mf": TorchRecMF, "lightgcn": TorchRecLightGCN}
 
 
 def _optimizer_args(optimizer: str, lr: float) -> dict[str, float]:
     return {"lr": lr, **({"eps": EPS} if optimizer == "adagrad" else {})}
 
 
-def shard(model: TorchRecMF, sharding: str, optimizer: str = "sgd", lr: float = 0.05) -> torch.nn.Module:
+def shard(model: TorchRecMF | TorchRecLightGCN, sharding: str, optimizer: str = "adagrad", lr: float = 0.1
+          ) -> nn.Module:
     """``model`` under DistributedModelParallel with its tables placed by ``sharding`` and ``optimizer`` fused
     into the tables' backward; the weights are copied from ``model`` into the shards."""
     if sharding not in SHARDINGS:
@@ -95,8 +170,8 @@ def shard(model: TorchRecMF, sharding: str, optimizer: str = "sgd", lr: float = 
     from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
 
     full = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    apply_optimizer_in_backward(OPTIMIZERS[optimizer], model.ebc.parameters(), _optimizer_args(optimizer, lr))
-    constraints = {name: ParameterConstraints(sharding_types=[sharding]) for name in ("user", "item")}
+    apply_optimizer_in_backward(OPTIMIZERS[optimizer], model.tables.parameters(), _optimizer_args(optimizer, lr))
+    constraints = {name: ParameterConstraints(sharding_types=[sharding]) for name in TABLES}
     planner = EmbeddingShardingPlanner(topology=Topology(world_size=dist.get_world_size(), compute_device="cpu"),
                                        constraints=constraints)
     sharders = [EmbeddingBagCollectionSharder()]
@@ -111,11 +186,13 @@ def shard(model: TorchRecMF, sharding: str, optimizer: str = "sgd", lr: float = 
     return sharded
 
 
-def _check(sharding: str, steps: int, optimizer: str, lr: float, batch_size: int) -> dict[str, Any]:
-    """Sharded vs unsharded MF on the same global batches (module doc)."""
-    from graphrec.data.sampler import NegativeSampler, TrainingBatches
+def _check(model_name: str, sharding: str, steps: int, optimizer: str, lr: float, batch_size: int
+           ) -> dict[str, Any]:
+    """Sharded vs unsharded model on the same global batches (module doc)."""
     from graphrec.data.interactions import InteractionIndex
+    from graphrec.data.sampler import NegativeSampler, TrainingBatches
     from graphrec.data.synthetic import generate_world
+    from graphrec.graphs.bipartite import bipartite_graph
 
     rank = ddp.init("ddp")
     world = generate_world(n_users=300, n_items=200, interactions_per_user=15, seed=0)
@@ -128,23 +205,23 @@ def _check(sharding: str, steps: int, optimizer: str, lr: float, batch_size: int
         schedule.extend(batches.epoch(generator))
     schedule = schedule[:steps]
 
-    def make() -> TorchRecMF:
-        return TorchRecMF(world.n_users, world.n_items, 16, 1e-4, torch.Generator().manual_seed(1))
-
-    sharded, losses = shard(make(), sharding, optimizer, lr), []
+    model = MODELS[model_name](world.n_users, world.n_items, embedding_dim=16, reg_weight=1e-4,
+                               generator=torch.Generator().manual_seed(1))
+    model.attach_graphs({"adj": bipartite_graph(user, item, world.n_users, world.n_items)})
+    reference = model.unsharded()
+    sharded, losses = shard(model, sharding, optimizer, lr), []
     for batch in schedule:
         part, weight = ddp.shard_batch(batch, rank)
-        terms = sharded(part)
-        loss = sum(terms.values())
+        loss = sum(sharded(part).values())
         (loss * weight).backward()
         losses.append(float(ddp.all_reduce_mean({"loss": loss.detach() * weight})["loss"]))
-    out = {"sharding": sharding, "optimizer": optimizer, "world_size": rank.world_size, "sharded": losses}
+    out = {"model": model_name, "sharding": sharding, "optimizer": optimizer, "lr": lr,
+           "world_size": rank.world_size, "sharded": losses}
     if rank.is_main:
-        reference = make()
         opt = OPTIMIZERS[optimizer](reference.parameters(), **_optimizer_args(optimizer, lr))
         out["unsharded"] = []
         for batch in schedule:
-            loss = sum(reference(batch).values())
+            loss = sum(reference.loss(batch).values())
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -155,14 +232,16 @@ def _check(sharding: str, steps: int, optimizer: str, lr: float, batch_size: int
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description="sharded vs unsharded TorchRec MF (run under torchrun)")
+    p = argparse.ArgumentParser(description="sharded vs unsharded TorchRec MF / LightGCN (run under torchrun)")
+    p.add_argument("--model", choices=sorted(MODELS), default="mf")
     p.add_argument("--sharding", choices=SHARDINGS, default="table_wise")
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd")
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--lr", type=float, default=None, help=f"default: {CHECK_LR}")
     p.add_argument("--batch-size", type=int, default=1001)
     args = p.parse_args()
-    out = _check(args.sharding, args.steps, args.optimizer, args.lr, args.batch_size)
+    lr = CHECK_LR[args.optimizer] if args.lr is None else args.lr
+    out = _check(args.model, args.sharding, args.steps, args.optimizer, lr, args.batch_size)
     if "unsharded" in out:
         print(json.dumps(out))
 

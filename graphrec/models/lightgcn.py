@@ -39,15 +39,20 @@ class LightGCN(Recommender):
     def graph_specs(self) -> dict[str, GraphSpec]:
         return {"adj": GraphSpec("bipartite", {"norm": "symmetric"})}
 
+    def ego_embeddings(self) -> torch.Tensor:
+        """E^(0), users then items; where the table lives is this method's business (``graphrec.sharded_tables``
+        looks it up in TorchRec shards)."""
+        return self.embedding
+
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        out = light_propagation(self.graphs["adj"], self.embedding, self.n_layers)
+        out = light_propagation(self.graphs["adj"], self.ego_embeddings(), self.n_layers)
         return out[: self.n_users], out[self.n_users:]
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         # one gather per table for the whole batch (users, positives, negatives), and α_k = 1/(K+1) applied to
         # the gathered rows only: two full-table passes fewer per step than gathering from scaled user/item views
-        rows = self.pairwise_node_rows(batch)
-        final = self.graphs["adj"].power_sum(self.embedding, self.n_layers)[rows] * (1.0 / (self.n_layers + 1))
+        rows, ego = self.pairwise_node_rows(batch), self.ego_embeddings()
+        final = self.graphs["adj"].power_sum(ego, self.n_layers)[rows] * (1.0 / (self.n_layers + 1))
         pos, neg = pairwise_scores(*self.split_pairwise_rows(final, batch))
-        reg = l2_regularization(self.embedding[rows], batch_size=batch["user"].shape[0])
+        reg = l2_regularization(ego[rows], batch_size=batch["user"].shape[0])
         return {"bpr": bpr_loss(pos, neg), "reg": self.reg_weight * reg}

@@ -25,8 +25,13 @@ class MF(Recommender):
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.user_emb.weight, self.item_emb.weight
 
+    def lookup(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The batch's rows of the ID tables: (users, positives, negatives); where the tables live is this
+        method's business (``graphrec.sharded_tables`` looks them up in TorchRec shards)."""
+        return self.user_emb(batch["user"]), self.item_emb(batch["pos"]), self.item_emb(batch["neg"])
+
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        u, i, j = self.user_emb(batch["user"]), self.item_emb(batch["pos"]), self.item_emb(batch["neg"])
+        u, i, j = self.lookup(batch)
         pos, neg = pairwise_scores(u, i, j)
         return {"bpr": bpr_loss(pos, neg),
                 "reg": self.reg_weight * l2_regularization(u, i, j, batch_size=u.shape[0])}
