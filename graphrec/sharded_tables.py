@@ -18,6 +18,10 @@ as DDP does, so each rank's loss takes the weight N·n_r/n of ``graphrec.distrib
 follow one process with the whole batch. (TorchRec's ``data_parallel`` sharding with an in-backward optimizer
 updated each replica with its own gradient, off by 2e-5 after 20 steps: not offered.)
 
+In ``graphrec train`` (``trainer.tables=table_wise|column_wise`` under torchrun) the trainer builds the twin of the
+configured MF / LightGCN (``to_torchrec``), trains the twin and copies its tables back into the model after every
+epoch (``write_into``), so validation, checkpoints and the test run on the plain model, as in any run.
+
 ``python -m graphrec.sharded_tables --model lightgcn --sharding table_wise --steps 20`` under torchrun trains the
 sharded model on the synthetic world's BPR batches and, on rank 0, the unsharded toolkit model on the same
 batches, and prints both losses.
@@ -37,11 +41,9 @@ from graphrec.errors import ConfigError
 from graphrec.models.base import Recommender
 from graphrec.models.lightgcn import LightGCN
 from graphrec.models.mf import MF
+from graphrec.training.optimizers import OPTIMIZERS, optimizer_args
 
 SHARDINGS = ("table_wise", "column_wise")
-# fused into the tables' backward by TorchRec (fbgemm's CPU kernels have no Adam; on GPU it exists)
-OPTIMIZERS = {"sgd": torch.optim.SGD, "adagrad": torch.optim.Adagrad}
-EPS = 1e-8  # Adagrad's ε, set alike for the fused and the reference optimiser
 # the check's step sizes: a batch-mean BPR gradient is small per row, so plain SGD needs a large step to move the
 # loss within 20 steps (both fall by more than 10% there)
 CHECK_LR = {"sgd": 100.0, "adagrad": 0.1}
@@ -90,9 +92,11 @@ class IdTables(nn.Module):
         """Both whole tables, looked up (so their gradient reaches the shards)."""
         return self.lookup(torch.arange(n_users), torch.arange(n_items))
 
-    def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Copies of the unsharded weights (before ``shard``)."""
-        return tuple(self.ebc.embedding_bags[name].weight.detach().clone() for name in TABLES)
+    def set_weights(self, users: torch.Tensor, items: torch.Tensor) -> None:
+        """Load both tables (before ``shard``)."""
+        with torch.no_grad():
+            for name, weight in zip(TABLES, (users, items)):
+                self.ebc.embedding_bags[name].weight.copy_(weight)
 
 
 class TorchRecMF(MF):
@@ -114,12 +118,23 @@ class TorchRecMF(MF):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return self.loss(batch)  # DistributedModelParallel calls forward
 
+    @classmethod
+    def like(cls, model: MF) -> TorchRecMF:
+        """The twin of ``model``: its sizes, λ and weights."""
+        twin = cls(model.n_users, model.n_items, model.user_emb.embedding_dim, model.reg_weight, _quiet())
+        twin.tables.set_weights(model.user_emb.weight, model.item_emb.weight)
+        return twin
+
+    @torch.no_grad()
+    def write_into(self, model: MF) -> None:
+        """Copy the tables (looked up whole: every rank calls this together when sharded) into ``model``."""
+        users, items = self.embeddings()
+        model.user_emb.weight.copy_(users)
+        model.item_emb.weight.copy_(items)
+
     def unsharded(self) -> MF:
         model = MF(self.n_users, self.n_items, self.embedding_dim, self.reg_weight)
-        users, items = self.tables.weights()
-        with torch.no_grad():
-            model.user_emb.weight.copy_(users)
-            model.item_emb.weight.copy_(items)
+        self.write_into(model)
         return model
 
 
@@ -138,29 +153,60 @@ class TorchRecLightGCN(LightGCN):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return self.loss(batch)  # DistributedModelParallel calls forward
 
+    @classmethod
+    def like(cls, model: LightGCN) -> TorchRecLightGCN:
+        """The twin of ``model``: its sizes, K, λ, weights and graphs."""
+        twin = cls(model.n_users, model.n_items, model.embedding.shape[1], model.n_layers, model.reg_weight, _quiet())
+        twin.tables.set_weights(model.embedding[:model.n_users], model.embedding[model.n_users:])
+        twin.attach_graphs(model.graphs)
+        return twin
+
+    @torch.no_grad()
+    def write_into(self, model: LightGCN) -> None:
+        """Copy E^(0) (looked up whole: every rank calls this together when sharded) into ``model``."""
+        model.embedding.copy_(self.ego_embeddings())
+
     def unsharded(self) -> LightGCN:
         model = LightGCN(self.n_users, self.n_items, self.embedding_dim, self.n_layers, self.reg_weight)
-        with torch.no_grad():
-            model.embedding.copy_(torch.cat(self.tables.weights()))
+        self.write_into(model)
         model.attach_graphs(self.graphs)
         return model
 
 
 MODELS = {"mf": TorchRecMF, "lightgcn": TorchRecLightGCN}
+TWINS: dict[type[Recommender], type[TorchRecMF] | type[TorchRecLightGCN]] = {
+    MF: TorchRecMF, LightGCN: TorchRecLightGCN}
 
 
-def _optimizer_args(optimizer: str, lr: float) -> dict[str, float]:
-    return {"lr": lr, **({"eps": EPS} if optimizer == "adagrad" else {})}
+def _quiet() -> torch.Generator:
+    """A private generator for initial weights that are overwritten at once (the global one stays untouched)."""
+    return torch.Generator().manual_seed(0)
 
 
-def shard(model: TorchRecMF | TorchRecLightGCN, sharding: str, optimizer: str = "adagrad", lr: float = 0.1
-          ) -> nn.Module:
+def to_torchrec(model: Recommender) -> TorchRecMF | TorchRecLightGCN:
+    """The TorchRec twin of a toolkit MF or LightGCN (same weights and graphs)."""
+    twin = TWINS.get(type(model))
+    if twin is None:
+        raise ConfigError(f"trainer.tables: only {sorted(m.__name__ for m in TWINS)} keep their ID tables in "
+                          f"TorchRec; {type(model).__name__} trains with trainer.tables=dense")
+    return twin.like(model)
+
+
+def check_optimizer(optimizer: str, device: torch.device) -> None:
+    if optimizer not in OPTIMIZERS:
+        raise ConfigError(f"trainer.optimizer: '{optimizer}' is not one of {sorted(OPTIMIZERS)}")
+    if optimizer == "adam" and device.type == "cpu":
+        raise ConfigError("trainer.optimizer=adam: fbgemm's CPU kernels have no fused Adam for TorchRec tables; "
+                          "use trainer.optimizer=adagrad or sgd (or a GPU)")
+
+
+def shard(model: TorchRecMF | TorchRecLightGCN, sharding: str, optimizer: str = "adagrad", lr: float = 0.1,
+          device: torch.device = torch.device("cpu")) -> nn.Module:
     """``model`` under DistributedModelParallel with its tables placed by ``sharding`` and ``optimizer`` fused
     into the tables' backward; the weights are copied from ``model`` into the shards."""
     if sharding not in SHARDINGS:
-        raise ConfigError(f"sharding: '{sharding}' is not one of {list(SHARDINGS)}")
-    if optimizer not in OPTIMIZERS:
-        raise ConfigError(f"optimizer: '{optimizer}' is not one of {list(OPTIMIZERS)}")
+        raise ConfigError(f"trainer.tables: '{sharding}' is not one of {['dense', *SHARDINGS]}")
+    check_optimizer(optimizer, device)
     require_torchrec()
     import torch.distributed as dist
     from torchrec.distributed.embeddingbag import EmbeddingBagCollectionSharder
@@ -170,13 +216,13 @@ def shard(model: TorchRecMF | TorchRecLightGCN, sharding: str, optimizer: str = 
     from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
 
     full = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    apply_optimizer_in_backward(OPTIMIZERS[optimizer], model.tables.parameters(), _optimizer_args(optimizer, lr))
+    apply_optimizer_in_backward(OPTIMIZERS[optimizer], model.tables.parameters(), optimizer_args(optimizer, lr))
     constraints = {name: ParameterConstraints(sharding_types=[sharding]) for name in TABLES}
-    planner = EmbeddingShardingPlanner(topology=Topology(world_size=dist.get_world_size(), compute_device="cpu"),
-                                       constraints=constraints)
+    planner = EmbeddingShardingPlanner(topology=Topology(world_size=dist.get_world_size(),
+                                                         compute_device=device.type), constraints=constraints)
     sharders = [EmbeddingBagCollectionSharder()]
     plan = planner.collective_plan(model, sharders, dist.GroupMember.WORLD)
-    sharded = DistributedModelParallel(model, device=torch.device("cpu"), plan=plan, sharders=sharders)
+    sharded = DistributedModelParallel(model, device=device, plan=plan, sharders=sharders)
     with torch.no_grad():  # DMP initialises the shards itself: put the model's weights into them
         for key, value in sharded.state_dict().items():
             source = full[key.removeprefix("_dmp_wrapped_module.").removeprefix("module.")]
@@ -218,7 +264,7 @@ def _check(model_name: str, sharding: str, steps: int, optimizer: str, lr: float
     out = {"model": model_name, "sharding": sharding, "optimizer": optimizer, "lr": lr,
            "world_size": rank.world_size, "sharded": losses}
     if rank.is_main:
-        opt = OPTIMIZERS[optimizer](reference.parameters(), **_optimizer_args(optimizer, lr))
+        opt = OPTIMIZERS[optimizer](reference.parameters(), **optimizer_args(optimizer, lr))
         out["unsharded"] = []
         for batch in schedule:
             loss = sum(reference.loss(batch).values())
@@ -235,7 +281,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description="sharded vs unsharded TorchRec MF / LightGCN (run under torchrun)")
     p.add_argument("--model", choices=sorted(MODELS), default="mf")
     p.add_argument("--sharding", choices=SHARDINGS, default="table_wise")
-    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd")
+    p.add_argument("--optimizer", choices=sorted(CHECK_LR), default="sgd")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--lr", type=float, default=None, help=f"default: {CHECK_LR}")
     p.add_argument("--batch-size", type=int, default=1001)

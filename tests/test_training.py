@@ -124,6 +124,25 @@ def test_max_batches_cuts_each_epoch(make_cfg, tmp_path, monkeypatch):
         run_training(make_cfg("model=mf", "trainer.max_batches=0"), tmp_path / "bad")
 
 
+def test_optimizer_is_chosen_by_config_and_table_sharding_needs_torchrun(make_cfg, tmp_path):
+    """``trainer.optimizer`` picks the optimiser (the training differs); ``trainer.tables`` sharding outside
+    torchrun, with a weight decay, or with an unknown name, is refused naming the field."""
+    from graphrec.errors import ConfigError
+    from graphrec.training.optimizers import ADAGRAD_EPS, build_optimizer
+
+    base = ("model=mf", "trainer.epochs=2", "trainer.lr=0.05")
+    adam = run_training(make_cfg(*base), tmp_path / "adam")
+    adagrad = run_training(make_cfg(*base, "trainer.optimizer=adagrad"), tmp_path / "adagrad")
+    assert adam["valid"] != adagrad["valid"]
+    opt = build_optimizer([torch.nn.Parameter(torch.zeros(2))], "adagrad", 0.1, 0.0, torch.device("cpu"))
+    assert isinstance(opt, torch.optim.Adagrad) and opt.defaults["eps"] == ADAGRAD_EPS
+    for overrides, field in ((["trainer.optimizer=lamb"], "trainer.optimizer"), (["trainer.tables=rows"], "trainer.tables"),
+                             (["trainer.tables=table_wise", "trainer.weight_decay=0.1"], "trainer.weight_decay"),
+                             (["trainer.tables=column_wise"], "torchrun")):
+        with pytest.raises(ConfigError, match=field):
+            run_training(make_cfg(*base, *overrides), tmp_path / "bad")
+
+
 @pytest.mark.parametrize("model", ["mf", "lightgcn", "vbpr", "ngcf", "mmgcn", "grcn", "lattice", "freedom",
                                    "ultragcn", "huign", "a2bm2gl"])
 def test_every_model_takes_a_bf16_step(model, make_cfg):

@@ -7,6 +7,10 @@
   interrupted run resumed from ``last.pt`` continues to the same result as an uninterrupted one.
 - Under torchrun (``graphrec.distributed``): the loss runs under DDP on this rank's slice of each global batch,
   weighted so that the averaged gradient is the whole batch's; rank 0 alone writes checkpoints and logs.
+- ``trainer.tables`` = ``table_wise`` / ``column_wise`` (MF and LightGCN, under torchrun, TorchRec installed): the
+  loss runs on the model's TorchRec twin (``graphrec.sharded_tables``), its ID tables sharded over the ranks and
+  ``trainer.optimizer`` fused into their backward. After every epoch the tables are looked up whole into the
+  model itself, which validation, checkpoints (plain state dicts, as any run's) and the test see.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from graphrec.evaluation.metrics import metric_values
 from graphrec.errors import ConfigError, GraphrecError
 from graphrec.models.base import Recommender
 from graphrec.training.checkpoint import load_checkpoint, save_checkpoint
+from graphrec.training.optimizers import OPTIMIZERS, build_optimizer
 from graphrec.training.loggers import Logger
 
 log = logging.getLogger("graphrec")
@@ -56,6 +61,8 @@ class TrainerConfig:
     precision: str = "fp32"  # fp32 | bf16 (autocast of the forward pass and loss; see PRECISIONS)
     distributed: str = "auto"  # auto | ddp | none (graphrec.distributed; auto = DDP when launched by torchrun)
     max_batches: int | None = None  # stop each epoch after this many batches (smoke runs, benchmarks/scale.py)
+    optimizer: str = "adam"  # adam | adagrad | sgd (graphrec.training.optimizers)
+    tables: str = "dense"  # dense | table_wise | column_wise (TorchRec-sharded ID tables, graphrec.sharded_tables)
 
     # field -> (kind, smallest allowed value, whether the bound itself is allowed)
     _RULES = {"epochs": ("int", 1, True), "batch_size": ("int", 1, True), "lr": ("number", 0, False),
@@ -81,6 +88,16 @@ class TrainerConfig:
             raise ConfigError(f"trainer.precision: '{self.precision}' is not one of {sorted(PRECISIONS)}")
         if self.distributed not in ddp.MODES:
             raise ConfigError(f"trainer.distributed: '{self.distributed}' is not one of {list(ddp.MODES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"trainer.optimizer: '{self.optimizer}' is not one of {sorted(OPTIMIZERS)}")
+        if self.tables not in TABLES:
+            raise ConfigError(f"trainer.tables: '{self.tables}' is not one of {list(TABLES)}")
+        if self.tables != "dense" and (self.weight_decay or self.grad_clip):
+            raise ConfigError(f"trainer.tables={self.tables}: trainer.weight_decay and trainer.grad_clip are not "
+                              "supported (the table optimiser runs fused in the backward)")
+        if self.tables != "dense" and self.distributed == "none":
+            raise ConfigError(f"trainer.tables={self.tables}: shards live on torchrun's ranks; "
+                              "trainer.distributed=none turns them off")
 
     @classmethod
     def from_config(cls, tcfg: Any) -> TrainerConfig:
@@ -89,6 +106,9 @@ class TrainerConfig:
 
         values = OmegaConf.to_container(tcfg, resolve=True) if not isinstance(tcfg, dict) else dict(tcfg)
         return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
+
+
+TABLES = ("dense", "table_wise", "column_wise")
 
 
 class TrainingDiverged(GraphrecError):
@@ -124,14 +144,33 @@ class Trainer:
         self.logger, self.extra_state, self.on_epoch_end = logger, dict(extra_state or {}), on_epoch_end
         self.device = next(model.parameters()).device
         self.autocast_dtype = PRECISIONS[config.precision]
-        fused = self.device.type in ("cpu", "cuda")  # one kernel per step instead of several per tensor
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                          fused=fused)
         self.generator = torch.Generator().manual_seed(seed)
         self.state = TrainState()
         self.dist = ddp.context()
-        self.loss_fn = ddp.wrap(model, self.device) if self.dist.enabled else model.loss
+        self.twin: torch.nn.Module | None = None  # the TorchRec twin under DistributedModelParallel
+        self.optimizer: torch.optim.Optimizer | None = None  # None: the twin's tables step in their backward
+        if config.tables != "dense":
+            self.loss_fn = self.twin = self._shard_tables(model, config)
+        else:
+            self.optimizer = build_optimizer(model.parameters(), config.optimizer, config.lr, config.weight_decay,
+                                             self.device)
+            self.loss_fn = ddp.wrap(model, self.device) if self.dist.enabled else model.loss
         self.batch_group = getattr(batches, "group", 1)  # rows that stay together when a batch is sharded
+
+    def _shard_tables(self, model: Recommender, config: TrainerConfig) -> torch.nn.Module:
+        from graphrec import sharded_tables
+
+        if not self.dist.enabled:
+            raise ConfigError(f"trainer.tables={config.tables}: shards live on the ranks of a torchrun launch "
+                              "(torchrun --nproc-per-node=N -m graphrec train ...)")
+        sharded_tables.check_optimizer(config.optimizer, self.device)
+        return sharded_tables.shard(sharded_tables.to_torchrec(model), config.tables, config.optimizer, config.lr,
+                                    self.device)
+
+    def _sync_tables(self) -> None:
+        """The twin's tables into the model (every rank, together: the whole tables are looked up)."""
+        if self.twin is not None:
+            self.twin.module.write_into(self.model)
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -146,7 +185,8 @@ class Trainer:
         if not self.dist.is_main:
             return
         save_checkpoint({
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict() if self.optimizer is not None else {},
             "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
             "state": self.state.as_dict(), **self.extra_state}, self.last_path)
@@ -160,6 +200,9 @@ class Trainer:
     def resume(self, path: str | Path) -> None:
         """Restore everything ``last.pt`` holds (CUDA's generators too: NGCF's dropout and FREEDOM's pruning
         draw from them); training then continues after its last completed epoch."""
+        if self.twin is not None:
+            raise ConfigError(f"trainer.resume: not with trainer.tables={self.cfg.tables} (the fused table "
+                              "optimiser's state lives in the shards and is not checkpointed)")
         ckpt = load_checkpoint(path)
         try:
             self.model.load_state_dict(ckpt["model"])
@@ -180,6 +223,7 @@ class Trainer:
             epoch = st.epoch + 1
             row: dict[str, Any] = {"epoch": epoch}
             row.update(self._train_epoch(epoch))
+            self._sync_tables()
             if has_valid and (epoch % self.cfg.eval_every == 0 or epoch == self.cfg.epochs):
                 metrics = self.validate(self.model)
                 st.eval_seconds.append(metrics.pop("eval_s", 0.0))
@@ -232,11 +276,13 @@ class Trainer:
             loss = sum(terms.values())
             if not torch.isfinite(loss):
                 raise self._diverged(epoch, n_batches + 1, terms)
-            self.optimizer.zero_grad(set_to_none=True)
+            if self.optimizer is not None:
+                self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-            self.optimizer.step()
+            if self.optimizer is not None:
+                self.optimizer.step()
             n_batches += 1
             progress.step(n_batches)
             for k, v in terms.items():
