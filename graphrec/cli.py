@@ -242,10 +242,8 @@ def _train(argv: list[str]) -> None:
     if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c") for a in argv):
         argv = argv + _check_overrides(argv)
     sys.argv = [f"{sys.argv[0]} train"] + argv
-    try:
+    with ddp.leaving_group():
         task()
-    finally:
-        ddp.shutdown()
 
 
 def _export(argv: list[str]) -> None:
@@ -347,10 +345,8 @@ def _evaluate(argv: list[str]) -> None:
     if args.get("format", "text") not in ("text", "json"):
         _fail(f"format: expected text or json, got '{args['format']}'")
     rank = ddp.init("auto")  # under torchrun: evaluation sharded by user blocks over the ranks
-    try:
+    with ddp.leaving_group():
         results = evaluate_checkpoint(args["checkpoint"], args.get("device"))
-    finally:
-        ddp.shutdown()
     if not rank.is_main:
         return
     if args.get("format") == "json":

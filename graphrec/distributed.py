@@ -24,8 +24,9 @@ logs; the others log warnings only.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as dist
@@ -90,9 +91,38 @@ def init(mode: str) -> Context:
     return context()
 
 
-def shutdown() -> None:
+# The final barrier's Work, held until the interpreter exits (see shutdown).
+_FINAL_BARRIER: list[Any] = []
+
+
+def shutdown(synchronize: bool = True) -> None:
+    """Leave the process group, after a barrier unless ``synchronize`` is false.
+
+    Gloo's worker thread drops its reference to a finished collective just after waking the caller; when that
+    reference is the last one and the collective holds tensors made in Python (``all_gather_object``'s, or
+    those the barrier keeps as prior work), the worker must take the GIL to free them, and if the interpreter is
+    finalising by then the worker aborts the process ("terminate called without an active exception": 2 of 25
+    two-rank evaluations here). Holding the barrier's Work in Python until exit makes the main thread free it,
+    never the worker.
+    """
     if dist.is_available() and dist.is_initialized():
+        if synchronize:
+            work = dist.barrier(async_op=True)
+            work.wait()
+            _FINAL_BARRIER.append(work)
         dist.destroy_process_group()
+
+
+@contextmanager
+def leaving_group() -> Iterator[None]:
+    """Run the body, then leave the process group: in step with the peers when it finished, at once when it
+    raised (a barrier could wait forever for a peer that failed elsewhere; torchrun then stops the rest)."""
+    try:
+        yield
+    except BaseException:
+        shutdown(synchronize=False)
+        raise
+    shutdown()
 
 
 def barrier() -> None:

@@ -271,7 +271,7 @@ def _check(model_name: str, sharding: str, steps: int, optimizer: str, lr: float
             opt.zero_grad()
             loss.backward()
             opt.step()
-            out["unsharded"].append(float(loss))
+            out["unsharded"].append(loss.item())
         out["max_rel_diff"] = max(abs(a - b) / abs(b) for a, b in zip(losses, out["unsharded"]))
     ddp.shutdown()
     return out

@@ -134,3 +134,23 @@ def test_ddp_without_torchrun_is_one_clear_line(tmp_path):
     proc = single(tmp_path, "train", "model=mf", *SMALL_WORLD, "trainer.distributed=ddp")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "torchrun --nproc-per-node" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+class FinishedWork:
+    def wait(self) -> bool:
+        return True
+
+
+def test_leaving_group_waits_for_the_peers_only_after_a_clean_finish(monkeypatch):
+    calls = []
+    monkeypatch.setattr(ddp.dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(ddp.dist, "barrier", lambda async_op=False: calls.append("barrier") or FinishedWork())
+    monkeypatch.setattr(ddp.dist, "destroy_process_group", lambda: calls.append("destroy"))
+    with ddp.leaving_group():
+        calls.append("body")
+    assert calls == ["body", "barrier", "destroy"]  # in step: no rank tears down its pairs mid-collective
+    calls.clear()
+    with pytest.raises(SystemExit):
+        with ddp.leaving_group():
+            raise SystemExit(1)
+    assert calls == ["destroy"]  # a failed rank must not wait at a barrier its peers may never reach
