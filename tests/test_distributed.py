@@ -142,13 +142,15 @@ class FinishedWork:
 
 
 def test_leaving_group_waits_for_the_peers_only_after_a_clean_finish(monkeypatch):
-    calls = []
+    calls, work, held = [], FinishedWork(), []
+    monkeypatch.setattr(ddp, "_FINAL_BARRIER", held)
     monkeypatch.setattr(ddp.dist, "is_initialized", lambda: True)
-    monkeypatch.setattr(ddp.dist, "barrier", lambda async_op=False: calls.append("barrier") or FinishedWork())
+    monkeypatch.setattr(ddp.dist, "barrier", lambda async_op=False: calls.append(f"barrier {async_op}") or work)
     monkeypatch.setattr(ddp.dist, "destroy_process_group", lambda: calls.append("destroy"))
     with ddp.leaving_group():
         calls.append("body")
-    assert calls == ["body", "barrier", "destroy"]  # in step: no rank tears down its pairs mid-collective
+    assert calls == ["body", "barrier True", "destroy"]  # in step: no rank tears down its pairs mid-collective
+    assert held == [work]  # Python, not gloo's worker thread, frees the last collective's tensors (at exit)
     calls.clear()
     with pytest.raises(SystemExit):
         with ddp.leaving_group():
