@@ -164,6 +164,9 @@ def run_time(fmt: str) -> str:
 def _register_resolvers() -> None:
     from omegaconf import OmegaConf
 
+    from graphrec.evaluation.metrics import optuna_direction
+
+    OmegaConf.register_new_resolver("metric_direction", optuna_direction, replace=True)
     OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)
     OmegaConf.register_new_resolver("run_time", run_time, replace=True)
 

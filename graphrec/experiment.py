@@ -158,8 +158,14 @@ class Experiment:
         return self.parts["train"]
 
     def evaluate(self, part: str) -> dict[str, float]:
-        """The task's metrics of this experiment's model on ``valid`` or ``test``."""
-        return self.task.evaluate(self.model, part)
+        """The task's metrics of this experiment's model on ``valid`` or ``test``; a warning names the model, the
+        part and the count when some were judged from non-finite scores (counted as misses by the evaluators)."""
+        out = self.task.evaluate(self.model, part)
+        if out.get("n_nonfinite"):
+            log.warning(f"{self.cfg.model.get('name', type(self.model).__name__)}: {out['n_nonfinite']:,} "
+                        f"{'impressions' if self.task.name == 'ctr' else 'users/pairs'} of the {part} part had NaN or "
+                        f"infinite scores; counted as misses (results.json: nonfinite_scores)")
+        return out
 
     def sampled_negatives(self, part: str) -> torch.Tensor:
         return self.task.sampled_negatives(part)

@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 
 from graphrec.atomic import write_text
 from graphrec.errors import ConfigError
+from graphrec.evaluation.metrics import best_of
 from graphrec.viz.curves import read_metrics
 
 
@@ -86,13 +87,14 @@ def configurations(jobs: list[dict]) -> list[dict]:
 
 
 def best_configuration(rows: list[dict]) -> int | None:
-    """Index of the row with the best mean validation metric (lower is better for logloss)."""
+    """Index of the row with the best mean validation metric, in the metric's declared direction
+    (``graphrec.evaluation.metrics.higher_is_better``)."""
     scored = [(i, r[f"valid/{r['valid_metric']}"][0]) for i, r in enumerate(rows)
               if r.get("valid_metric") and f"valid/{r['valid_metric']}" in r]
     if not scored:
         return None
-    lower = rows[scored[0][0]]["valid_metric"] == "logloss"
-    return (min if lower else max)(scored, key=lambda t: t[1])[0]
+    best = best_of([v for _, v in scored], rows[scored[0][0]]["valid_metric"])
+    return None if best is None else scored[best][0]
 
 
 def _fmt(value) -> str:

@@ -54,6 +54,7 @@ def test_no_valid_split_trains_fixed_epochs(make_cfg, tmp_path):
 def test_sampled_protocol(make_cfg, tmp_path):
     res = run_training(make_cfg("model=mf", "eval=loo", "trainer.epochs=3"), tmp_path / "r")
     assert set(res["test"]) == {"hit@10", "ndcg@10", "mrr@10"} and 0 < res["test"]["hit@10"] <= 1
+    assert res["nonfinite_scores"] == {"valid": 0, "test": 0}
 
 
 

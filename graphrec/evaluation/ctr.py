@@ -8,6 +8,10 @@
   deterministic order), hits = clicks among the first min(K, n_u); P = hits / min(K, n_u), R = hits / #clicks
   (0 for a user without clicks, as in ALPINE's released code); both averaged over the users with candidates,
   F1 = 2PR / (P + R) from the averages.
+
+A NaN or infinite logit is taken as the most wrong prediction its label allows (−∞ for a click, +∞ for a
+non-click: last in AUC and P/R, an infinite logloss) and counted in ``n_nonfinite``; a NaN would otherwise sort
+as the highest score.
 """
 
 from __future__ import annotations
@@ -58,8 +62,10 @@ def grouped_auc(group: np.ndarray, label: np.ndarray, score: np.ndarray) -> tupl
 
 def logloss(label: np.ndarray, logit: np.ndarray) -> float:
     """Mean of −[y log σ(z) + (1 − y) log(1 − σ(z))], computed stably from logits."""
-    z, y = np.asarray(logit, np.float64), np.asarray(label, np.float64)
-    return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+    z, y = np.asarray(logit, np.float64), np.asarray(label).astype(bool)
+    m = np.where(y, -z, z)  # the loss is softplus(−z) for a click, softplus(z) otherwise (finite for z = ∓∞)
+    with np.errstate(invalid="ignore"):
+        return float(np.mean(np.maximum(m, 0) + np.log1p(np.exp(-np.abs(m)))))
 
 
 def precision_recall_at(user: np.ndarray, label: np.ndarray, score: np.ndarray, k: int) -> tuple[float, float]:
@@ -90,6 +96,16 @@ def ctr_metrics(user: np.ndarray, label: np.ndarray, logit: np.ndarray, ks: tupl
         out[f"precision@{k}"], out[f"recall@{k}"] = p, r
         out[f"f1@{k}"] = 2 * p * r / (p + r) if p + r > 0 else 0.0
     return out
+
+
+def most_wrong_where_nonfinite(label: np.ndarray, logit: np.ndarray) -> tuple[np.ndarray, int]:
+    """Non-finite logits replaced by the most wrong value for their label (module doc), and their count."""
+    logit = np.asarray(logit, np.float64)
+    bad = ~np.isfinite(logit)
+    if not bad.any():
+        return logit, 0
+    worst = np.where(np.asarray(label).astype(bool), -np.inf, np.inf)
+    return np.where(bad, worst, logit), int(bad.sum())
 
 
 class CtrEvaluator:
@@ -123,7 +139,9 @@ class CtrEvaluator:
             model.train(was_training)
         gathered = ddp.gather_blocks(scored)
         user, label, logit = (np.concatenate([gathered[b][j] for b in sorted(gathered)]) for j in range(3))
+        logit, n_nonfinite = most_wrong_where_nonfinite(label, logit)
         values = ctr_metrics(user, label, logit, self.ks)
         out = {key: values[key] for key in self.metrics}
-        out.update(n_users=int(np.unique(user).size), n_users_skipped=0, eval_s=time.perf_counter() - start)
+        out.update(n_users=int(np.unique(user).size), n_users_skipped=0, n_nonfinite=n_nonfinite,
+                   eval_s=time.perf_counter() - start)
         return out

@@ -3,7 +3,9 @@
 Items the user interacted with in the masking splits (train at validation; train + valid at test) get −inf.
 Users are processed in blocks (sharded over ranks under torchrun); dot-product models are scored with one GEMM per block from ``embeddings()``.
 Users without positives in the evaluated split are left out and counted (``n_users_skipped``); so are the
-users ``keep`` excludes (``n_users_dropped``: e.g. cold users, ``eval.drop_cold_users``).
+users ``keep`` excludes (``n_users_dropped``: e.g. cold users, ``eval.drop_cold_users``). A user whose scores hold
+a NaN or an infinity (before the masks) scores 0 in every metric and is counted in ``n_nonfinite``: ``topk``
+would rank a NaN first, a hit with NDCG 1.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class FullRankingEvaluator:
             ub_dev = ub.to(device)
             scores = emb[0][ub_dev] @ emb[1].T if emb is not None else model.score(ub_dev)
             scores = scores.float()
+            nonfinite = ~torch.isfinite(scores).all(1)
             for m in mask:  # in place: the score block is ours
                 rows, cols = m.gather(ub)
                 scores[rows.to(device), cols.to(device)] = float("-inf")
@@ -68,13 +71,15 @@ class FullRankingEvaluator:
                 values.update(ranking_metrics(target.contains(ub_dev.unsqueeze(1), top), n_pos, self.ks, self.names))
             if self.with_auc:
                 values["auc"] = auc_from_scores(scores, target.dense_rows(ub, device), scores > float("-inf"))
-            block_sums[b] = {key: float(v.double().sum()) for key, v in values.items()}
+            block_sums[b] = {key: float(torch.where(nonfinite, 0.0, v.double()).sum()) for key, v in values.items()}
+            block_sums[b]["n_nonfinite"] = float(nonfinite.sum())
         sums: dict[str, float] = {}
         for _, values_of_block in sorted(ddp.gather_blocks(block_sums).items()):
             for key, v in values_of_block.items():
                 sums[key] = sums.get(key, 0.0) + v
         n = max(users.numel(), 1)
         out = {key: sums.get(key, 0.0) / n for key in self.metrics}
+        out["n_nonfinite"] = int(sums.get("n_nonfinite", 0))
         out["n_users"] = int(users.numel())
         out["n_users_skipped"] = int(target.n_users - int(with_positives.sum()))
         out["n_users_dropped"] = int(with_positives.sum()) - int(users.numel())

@@ -1,4 +1,8 @@
-"""Top-K ranking metrics from a per-user hit matrix.
+"""Top-K ranking metrics from a per-user hit matrix, and each metric's direction (``higher_is_better``).
+
+A NaN or infinite score never becomes a good metric: every evaluator counts what it judged from non-finite scores
+as misses (a user's whole list in full ranking, a held-out pair in the sampled protocol, an impression predicted
+maximally wrong in click-through) and reports how many in ``n_nonfinite``.
 
 ``hits[u, r]`` is 1 when the item at rank ``r`` (0-based) of user u's list is a held-out positive;
 ``n_pos[u]`` is the number of held-out positives. For each K:
@@ -15,8 +19,10 @@ import torch
 from graphrec.errors import ConfigError
 
 RANKING_METRICS = ("recall", "precision", "ndcg", "hit", "map", "mrr")
+# the one place a metric's direction is declared: every other metric is better when higher
+LOWER_IS_BETTER = frozenset({"logloss"})
 # what evaluators add to their metrics for bookkeeping; everything else is a metric, whatever its name
-BOOKKEEPING = ("n_users", "n_users_skipped", "n_users_dropped", "eval_s")
+BOOKKEEPING = ("n_users", "n_users_skipped", "n_users_dropped", "n_nonfinite", "eval_s")
 
 
 def parse_metric(key: str) -> tuple[str, int | None]:
@@ -27,6 +33,34 @@ def parse_metric(key: str) -> tuple[str, int | None]:
     if not k.isdigit() or int(k) < 1:
         raise ConfigError(f"eval.metrics: '{key}' needs a positive integer K after '@'")
     return name, int(k)
+
+
+def higher_is_better(key: str) -> bool:
+    """Whether a larger value of metric ``key`` (``"ndcg@10"``, ``"logloss"``, ``"valid/auc"``) is better."""
+    return parse_metric(str(key).rsplit("/", 1)[-1])[0] not in LOWER_IS_BETTER
+
+
+def improves(value: float, best: float | None, key: str) -> bool:
+    """Whether ``value`` of metric ``key`` beats ``best`` (None: nothing yet); a NaN never does."""
+    if value != value:
+        return False
+    if best is None or best != best:
+        return True
+    return value > best if higher_is_better(key) else value < best
+
+
+def best_of(values: list[float], key: str) -> int | None:
+    """Index of the best of ``values`` (the first among equals; NaN never chosen), None when none is finite."""
+    best: int | None = None
+    for i, v in enumerate(values):
+        if improves(v, None if best is None else values[best], key):
+            best = i
+    return best
+
+
+def optuna_direction(key: str) -> str:
+    """``maximize`` or ``minimize``: what an Optuna sweep selecting on metric ``key`` must do."""
+    return "maximize" if higher_is_better(key) else "minimize"
 
 
 def metric_values(results: dict[str, float]) -> dict[str, float]:

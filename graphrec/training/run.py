@@ -176,6 +176,11 @@ def build_experiment_once(cfg: DictConfig, rank: ddp.Context) -> Experiment:
 
 
 
+def _at_epoch(state: TrainState, epoch: int, key: str) -> int:
+    """``key`` of the history row of ``epoch`` (0 when absent)."""
+    return int(next((row.get(key, 0) for row in state.history if row.get("epoch") == epoch), 0))
+
+
 def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = None,
                  on_epoch_end: Callable[[TrainState], None] | None = None) -> dict[str, Any]:
     """Train, select on validation, test once at the best checkpoint; returns (and writes) ``results.json``."""
@@ -237,6 +242,8 @@ def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = Non
             "test": metric_values(test),
             "test_users": {"evaluated": test.get("n_users", 0), "skipped": test.get("n_users_skipped", 0),
                            "dropped_cold": test.get("n_users_dropped", 0)},
+            "nonfinite_scores": {"valid": _at_epoch(state, state.best_epoch, "valid_nonfinite"),
+                                 "test": int(test.get("n_nonfinite", 0))},
             "provenance": provenance(config, exp.dataset_fingerprint),
         }
         if rank.enabled:

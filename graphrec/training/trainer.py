@@ -1,6 +1,7 @@
 """The training loop: epochs of sampled batches, validation, early stopping, checkpoints and resume.
 
-- Early stopping and model selection look at ``valid_metric`` on the validation split only;
+- Early stopping and model selection look at ``valid_metric`` on the validation split only, in the direction
+  the metric declares (``graphrec.evaluation.metrics.higher_is_better``: lower logloss is better);
   the test split is evaluated once, by the caller, at the best checkpoint.
 - ``checkpoints/best.pt`` (model at the best validation epoch) and ``checkpoints/last.pt`` (model, optimiser,
   sampler and RNG states, early-stopping state, history) are written atomically after every epoch, so an
@@ -28,7 +29,7 @@ from tqdm import tqdm
 
 from graphrec import distributed as ddp
 from graphrec.data.sampler import TrainingBatches
-from graphrec.evaluation.metrics import metric_values
+from graphrec.evaluation.metrics import improves, metric_values
 from graphrec.errors import ConfigError, GraphrecError
 from graphrec.models.base import Recommender
 from graphrec.training.checkpoint import load_checkpoint, save_checkpoint
@@ -119,7 +120,7 @@ class TrainingDiverged(GraphrecError):
 class TrainState:
     epoch: int = 0  # epochs completed
     best_epoch: int = -1
-    best_score: float = -math.inf
+    best_score: float | None = None  # valid_metric at best_epoch, in the metric's own direction
     best_valid: dict[str, float] = field(default_factory=dict)
     bad_evals: int = 0
     stopped_early: bool = False
@@ -228,9 +229,11 @@ class Trainer:
                 metrics = self.validate(self.model)
                 st.eval_seconds.append(metrics.pop("eval_s", 0.0))
                 row["valid_s"] = st.eval_seconds[-1]
+                if "n_nonfinite" in metrics:
+                    row["valid_nonfinite"] = int(metrics["n_nonfinite"])
                 row.update({f"valid/{k}": v for k, v in metric_values(metrics).items()})
-                score = metrics[self.valid_metric]
-                if score > st.best_score:
+                score = float(metrics[self.valid_metric])
+                if improves(score, st.best_score if st.best_epoch >= 0 else None, self.valid_metric):
                     st.best_score, st.best_epoch, st.bad_evals = score, epoch, 0
                     st.best_valid = metric_values(metrics)
                     self._save_best()
