@@ -167,8 +167,12 @@ def _register_resolvers() -> None:
     from graphrec.evaluation.metrics import optuna_direction
 
     OmegaConf.register_new_resolver("metric_direction", optuna_direction, replace=True)
+    from graphrec import run_dirs
+
+    run_dirs.reset()  # each command claims its own run dir
     OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)
     OmegaConf.register_new_resolver("run_time", run_time, replace=True)
+    OmegaConf.register_new_resolver("claim_dir", run_dirs.claim_dir, replace=True, use_cache=True)
 
 
 def _join_torchrun(argv: list[str], mode: str) -> list[str]:
