@@ -164,3 +164,40 @@ def test_read_only_data_root_is_one_clear_line(tmp_path):
     proc = run_cli("train", "model=lightgcn", "dataset=prepared", "dataset.name=w", "trainer.epochs=1", "device=cpu",
                    f"hydra.run.dir={tmp_path / 'run'}", env_root=root, cwd=tmp_path)
     assert proc.returncode == 0 and "graph cache off" in proc.stdout + proc.stderr, proc.stderr
+
+
+def _edit_meta(folder, **changes):
+    meta = json.loads((folder / "meta.json").read_text())
+    meta.update(changes)
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("delta", [+5, -5])
+@pytest.mark.parametrize("with_features", [True, False])
+def test_meta_counts_edited_by_hand_are_refused_on_load(tmp_path, delta, with_features):
+    world = generate_world(name="w", **SMALL)
+    if not with_features:
+        world.features = {}
+    save_dataset(world, tmp_path)
+    n_users, n_items = world.n_users, world.n_items
+    _edit_meta(tmp_path / "w", n_items=n_items + delta)
+    with pytest.raises(DataError, match=r"w/meta.json: n_items is \d+ but"):
+        load_dataset("w", tmp_path)
+    _edit_meta(tmp_path / "w", n_items=n_items, n_users=n_users + delta)
+    with pytest.raises(DataError, match=r"w/meta.json: n_users is \d+ but"):
+        load_dataset("w", tmp_path)
+    _edit_meta(tmp_path / "w", n_users="many")
+    with pytest.raises(DataError, match="'n_users' must be a non-negative integer"):
+        load_dataset("w", tmp_path)
+    _edit_meta(tmp_path / "w", n_users=n_users)
+    assert load_dataset("w", tmp_path).n_items == n_items
+
+
+def test_raised_item_count_is_one_line_from_train(tmp_path):
+    save_dataset(generate_world(name="w", **SMALL), tmp_path)
+    _edit_meta(tmp_path / "w", n_items=SMALL["n_items"] + 50)
+    proc = subprocess.run([sys.executable, "-m", "graphrec", "train", "dataset=prepared", "dataset.name=w",
+                           "model=mf", "trainer.epochs=1", f"data_root={tmp_path}", "trainer.progress=false"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("graphrec: error: ") and "n_items is 250" in proc.stderr

@@ -152,6 +152,35 @@ def validate(ds: Dataset, where: str) -> Dataset:
     return _canonical_order(_deduplicate(ds, where))
 
 
+def check_counts(ds: Dataset, where: str) -> None:
+    """``n_users`` / ``n_items`` (as ``meta.json`` states them) against the arrays: equal to the rows of every
+    per-user or per-item array (raw id maps, features, categories), else to the largest id + 1; every id below
+    its count. A count edited by hand would otherwise train on items that do not exist, or crash mid-run."""
+    for key in ("n_users", "n_items"):
+        value = getattr(ds, key)
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+            raise DataError(f"{where}: '{key}' must be a non-negative integer, got {value!r}")
+    per_user = {"raw.user_id": ds.raw.get("user_id")}
+    per_item = {"raw.item_id": ds.raw.get("item_id"), **{f"feat.{k}": v for k, v in ds.features.items()},
+                **{f"category.{k}": v for k, v in ds.categories.items()}}
+    ids_of = {"n_users": {"user": ds.user, "impression.user": ds.impressions.get("user"),
+                          "tag.user": ds.tags.get("user")},
+              "n_items": {"item": ds.item, "impression.item": ds.impressions.get("item"), "tag.item": ds.tags.get("item"),
+                          **{f"itemset.{k}": v for k, v in ds.item_sets.items() if k.endswith(".item")}}}
+    for key, rows in (("n_users", per_user), ("n_items", per_item)):
+        count = int(getattr(ds, key))
+        for name, array in rows.items():
+            if array is not None and array.shape[0] != count:
+                raise DataError(f"{where}: {key} is {count} but '{name}' has {array.shape[0]} rows "
+                                f"(prepare the dataset again)")
+        largest = max((int(a.max()) for a in ids_of[key].values() if a is not None and a.size), default=-1)
+        if largest >= count:
+            raise DataError(f"{where}: {key} is {count} but an id {largest} is stored (prepare the dataset again)")
+        if all(a is None for a in rows.values()) and largest + 1 != count and largest >= 0:
+            raise DataError(f"{where}: {key} is {count} but the largest id is {largest} and no array has one row "
+                            f"per {key[2:-1]} (prepare the dataset again)")
+
+
 IMPRESSION_COLUMNS = ("user", "item", "timestamp", "click")
 
 

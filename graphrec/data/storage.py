@@ -7,6 +7,9 @@
 - ``meta.json`` records each array's SHA-256; loading verifies it. To keep loads cheap, ``.verified.json``
   beside the arrays remembers (size, mtime) of every file whose checksum matched, and only a file whose size or
   mtime changed is hashed again. A mismatch is a DataError naming the file.
+- ``n_users`` / ``n_items`` in ``meta.json`` are checked against the arrays on load (``check_counts``: the rows of
+  every per-user / per-item array, else the largest id + 1), so the counts are a function of the checksummed
+  arrays and the fingerprint below pins them too (hashing them again would only orphan existing checkpoints).
 - ``fingerprint(ds)`` identifies the content a run was trained on (results.json, checkpoints), so ``evaluate``
   and ``recommend`` can refuse a dataset that was replaced under the same name.
 """
@@ -27,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from graphrec.atomic import atomic_directory, temporary_owner, write_text
-from graphrec.data.dataset import SCHEMA_VERSION, Dataset
+from graphrec.data.dataset import SCHEMA_VERSION, Dataset, check_counts
 from graphrec.errors import DataError, GraphrecError
 
 log = logging.getLogger("graphrec")
@@ -198,6 +201,7 @@ def load_dataset(name: str, root: str | Path | None = None) -> Dataset:
         group, _, sub = key.partition(".")
         groups[group][sub] = value
     ds.source = dict(meta.get("source", {}), checksums=meta.get("checksums", {}))
+    check_counts(ds, str(folder / "meta.json"))
     return ds
 
 
