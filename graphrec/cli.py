@@ -411,7 +411,7 @@ def _viz(argv: list[str]) -> None:
         _fail(VIZ_USAGE)
     if argv[0] == "curves":
         return _viz_curves(argv[1:])
-    from graphrec.inference import load_run
+    from graphrec.inference import load_run, require_ranking
     from graphrec.training.checkpoint import load_checkpoint
 
     kind = argv[0]
@@ -420,6 +420,8 @@ def _viz(argv: list[str]) -> None:
     ckpt = Path(args["checkpoint"])
     run_dir = ckpt if ckpt.is_dir() else ckpt.parent.parent
     exp = load_run(ckpt, args.get("device"))
+    if kind == "scores":
+        require_ranking(exp, "viz scores")
     out_path = args.get("out") or run_dir / "figures" / f"{kind}.png"
     name = f"{exp.cfg.model.get('name', '')} on {exp.dataset.name}"
     if kind == "intents":

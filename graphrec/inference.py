@@ -36,13 +36,19 @@ def load_run(checkpoint: str | Path, device: str | None = None) -> Experiment:
     return exp
 
 
+def require_ranking(exp: Experiment, what: str) -> None:
+    """One line saying why ``what`` does not apply to a click-through model (it scores impressions with their
+    histories, not every item for a user)."""
+    if exp.model.task != "ranking":
+        raise ConfigError(f"{what}: {type(exp.model).__name__} is a '{exp.model.task}' model: it predicts clicks of "
+                          f"impressions from their histories, not scores over all items; `graphrec evaluate` "
+                          f"re-evaluates it")
+
+
 def evaluate_checkpoint(checkpoint: str | Path, device: str | None = None) -> dict[str, dict[str, float]]:
+    """The run's task metrics on its validation part (when it has one) and its test part."""
     exp = load_run(checkpoint, device)
-    out = {}
-    for part in ("valid", "test"):
-        if exp.parts[part][0].numel():
-            out[part] = exp.evaluate(part)
-    return out
+    return {part: exp.evaluate(part) for part in ("valid", "test") if part == "test" or exp.has_valid()}
 
 
 @torch.no_grad()
@@ -50,6 +56,7 @@ def recommend(exp: Experiment, users: list[int], k: int = 10, exclude: str = "tr
     """Top-``k`` items per user, excluding the items of the splits named in ``exclude`` (``train``,
     ``train+valid`` or ``all``)."""
     parts = {"train": ["train"], "train+valid": ["train", "valid"], "all": ["train", "valid", "test"]}
+    require_ranking(exp, "recommend")
     if exclude not in parts:
         raise ConfigError(f"exclude: expected one of {', '.join(parts)}, got '{exclude}'")
     n_users, n_items = exp.dataset.n_users, exp.dataset.n_items

@@ -38,6 +38,17 @@ def test_din_trains_on_impressions_and_reports_every_ctr_metric(make_cfg, tmp_pa
     users = np.zeros(batch["label"].shape[0], np.int64)
     auc = {k: float(grouped_auc(users, batch["label"].numpy(), s)[0][0]) for k, s in scores.items()}
     assert auc["blind"] < auc["full"] - 0.1, auc
+    # every verb re-evaluates a click-through checkpoint or says in one line why it does not apply
+    from tests.test_bad_input import assert_clean_error, run_cli
+
+    run = tmp_path / "run"
+    ev = run_cli("evaluate", f"checkpoint={run}", "format=json", cwd=tmp_path)
+    assert ev.returncode == 0, ev.stderr
+    again = json.loads(ev.stdout)
+    assert again["test"]["auc"] == pytest.approx(res["test"]["auc"], abs=1e-9) and "valid" in again
+    for verb in (["recommend", f"checkpoint={run}", "users=[0]"], ["viz", "scores", f"checkpoint={run}", "users=[0]"],
+                 ["export", f"checkpoint={run}", f"out={tmp_path / 'exp'}"]):
+        assert_clean_error(run_cli(*verb, cwd=tmp_path), "DIN is a 'ctr' model", "graphrec evaluate")
 
 
 def test_model_and_protocol_must_agree(make_cfg):

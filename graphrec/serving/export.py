@@ -28,7 +28,7 @@ from omegaconf import OmegaConf
 from graphrec.atomic import atomic_directory
 from graphrec.data.storage import file_sha256
 from graphrec.errors import ConfigError
-from graphrec.inference import load_run
+from graphrec.inference import load_run, require_ranking
 from graphrec.provenance import provenance
 
 FORMAT, VERSION = "graphrec-export", 1
@@ -58,9 +58,7 @@ def export_run(checkpoint: str | Path, out: str | Path, max_k: int = 100, device
                overwrite: bool = False) -> Path:
     """Write the export of ``checkpoint`` to ``out`` (module doc). Returns the folder."""
     exp = load_run(checkpoint, device)
-    if exp.model.task != "ranking":
-        raise ConfigError(f"export: {type(exp.model).__name__} is a '{exp.model.task}' model; only ranking models "
-                          f"produce top-K lists")
+    require_ranking(exp, "export")
     ds = exp.dataset
     if not 1 <= max_k <= ds.n_items:
         raise ConfigError(f"max_k: between 1 and the number of items ({ds.n_items}), got {max_k}")
