@@ -110,7 +110,7 @@ def write_dataset_locked(ds: Dataset, root: str | Path | None = None, overwrite:
     if target.exists() and not overwrite:
         raise DataError(f"dataset '{ds.name}' already exists in {target.parent} (pass --overwrite to replace it)")
     arrays = ds.arrays()
-    with atomic_directory(target, overwrite=overwrite) as tmp:
+    with atomic_directory(target, overwrite=overwrite, size_hint=sum(v.nbytes for v in arrays.values())) as tmp:
         checksums, verified = {}, {}
         for key, value in arrays.items():
             path = tmp / f"{key}.npy"

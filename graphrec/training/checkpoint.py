@@ -50,9 +50,27 @@ def content_checksum(obj: dict[str, Any]) -> str:
     return h.hexdigest()
 
 
+def _tensor_bytes(obj: Any) -> int:
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
+
+
 def save_checkpoint(obj: dict[str, Any], path: str | Path) -> None:
+    """Write atomically (a full disk is one line naming the file and the space needed; the previous file
+    stays). Through a Python file object, so a failed write is an ``OSError`` with its errno (``torch.save`` on
+    a path reports it as an opaque RuntimeError)."""
     payload = {**obj, CHECKSUM_KEY: content_checksum(obj)}
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+
+    atomic_write(path, write, size_hint=_tensor_bytes(payload))
 
 
 def write_json(obj: Any, path: str | Path) -> None:

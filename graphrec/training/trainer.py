@@ -30,7 +30,7 @@ from tqdm import tqdm
 from graphrec import distributed as ddp
 from graphrec.data.sampler import TrainingBatches
 from graphrec.evaluation.metrics import improves, metric_values
-from graphrec.errors import ConfigError, GraphrecError
+from graphrec.errors import ConfigError, DataError, GraphrecError
 from graphrec.models.base import Recommender
 from graphrec.training.checkpoint import load_checkpoint, save_checkpoint
 from graphrec.training.optimizers import OPTIMIZERS, build_optimizer
@@ -147,6 +147,7 @@ class Trainer:
         self.autocast_dtype = PRECISIONS[config.precision]
         self.generator = torch.Generator().manual_seed(seed)
         self.state = TrainState()
+        self.saved_epoch = 0  # the epoch last.pt holds
         self.dist = ddp.context()
         self.twin: torch.nn.Module | None = None  # the TorchRec twin under DistributedModelParallel
         self.optimizer: torch.optim.Optimizer | None = None  # None: the twin's tables step in their backward
@@ -182,9 +183,24 @@ class Trainer:
     def last_path(self) -> Path:
         return self.ckpt_dir / "last.pt"
 
+    def _saving(self, save: Callable[[], None]) -> None:
+        """``save()``; a failed write (a full disk) ends the run with one line saying which epoch the kept
+        ``last.pt`` holds and how to continue."""
+        try:
+            save()
+        except DataError as exc:
+            kept = self.last_path.is_file() and self.saved_epoch > 0
+            how = (f"checkpoints/last.pt holds epoch {self.saved_epoch}: free space, then continue with "
+                   f"trainer.resume=true") if kept else "no epoch was saved: free space and train again"
+            raise DataError(f"{exc}; {how}") from None
+
     def _save_last(self) -> None:
         if not self.dist.is_main:
             return
+        self._saving(self._write_last)
+        self.saved_epoch = self.state.epoch
+
+    def _write_last(self) -> None:
         save_checkpoint({
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict() if self.optimizer is not None else {},
@@ -195,8 +211,8 @@ class Trainer:
     def _save_best(self) -> None:
         if not self.dist.is_main:
             return
-        save_checkpoint({"model": self.model.state_dict(), "epoch": self.state.best_epoch,
-                         "valid": self.state.best_valid, **self.extra_state}, self.best_path)
+        self._saving(lambda: save_checkpoint({"model": self.model.state_dict(), "epoch": self.state.best_epoch,
+                                              "valid": self.state.best_valid, **self.extra_state}, self.best_path))
 
     def resume(self, path: str | Path) -> None:
         """Restore everything ``last.pt`` holds (CUDA's generators too: NGCF's dropout and FREEDOM's pruning
@@ -215,6 +231,7 @@ class Trainer:
         if ckpt.get("cuda_rng") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         self.state = TrainState(**ckpt["state"])
+        self.saved_epoch = self.state.epoch
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> TrainState:
