@@ -313,11 +313,14 @@ def _topics(argv: list[str]) -> None:
     if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c", "-m", "--multirun") for a in rest):
         from hydra import compose, initialize_config_dir
 
+        from graphrec.topics.settings import check_topics_config
+
         with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
             try:  # a bad override is one line before any run dir exists
-                compose("topics", overrides=[f"stage={stage}", *rest])
+                composed = compose("topics", overrides=[f"stage={stage}", *rest])
             except Exception as exc:
                 _fail(_one_line(exc))
+        check_topics_config(composed, stage)  # and so is a bad value or a missing input
     sys.argv = [f"{sys.argv[0]} topics {stage}", f"stage={stage}"] + rest
     _register_resolvers()
     task()

@@ -244,6 +244,15 @@ def test_topics_fit_assign_report_and_a_ranker_with_topic_ids_end_to_end(tmp_pat
     bad = _run("topics", "report", *world, "fit_dir=assign", "hydra.run.dir=bad", cwd=tmp_path)
     assert bad.returncode == 2 and "is a `topics assign` run" in bad.stderr and len(bad.stderr.splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+    # values and declared inputs are checked before any work: one line, no run dir
+    for stage, args, needle in (
+            ("assign", ["fit_dir=fit", "tau3=abc"], "tau3: expected a number, got 'abc'"),
+            ("assign", ["fit_dir=fit", "dataset_name=world-topics"], "already exists (pass overwrite=true"),
+            ("report", ["fit_dir=fit", "rankers=[/nope]"], "rankers: '/nope' matches no finished"),
+            ("report", ["fit_dir=fit", "queues.n3=0"], "queues.n3: must be at least 1")):
+        bad = _run("topics", stage, *world, *args, "hydra.run.dir=bad", cwd=tmp_path)
+        assert bad.returncode == 2 and needle in bad.stderr and len(bad.stderr.splitlines()) == 1, bad.stderr
+        assert not (tmp_path / "bad").exists()
 
 
 def test_tau3_auto_gives_the_asked_mean_number_of_topics():
@@ -343,5 +352,38 @@ def test_topics_cli_bad_override_and_help_are_one_line_answers(tmp_path):
     bad = _run("topics", "fit", "mmoe.nope=3", cwd=tmp_path)
     assert bad.returncode == 2 and "mmoe.nope" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "outputs").exists()
+    for override, needle in (("kmeans.k=abc", "kmeans.k: expected an integer, got 'abc'"),
+                             ("mmoe.lr=0", "mmoe.lr: must be greater than 0"),
+                             ("untagged=maybe", "untagged: expected one of predicted, zero")):
+        bad = _run("topics", "fit", override, cwd=tmp_path)  # at once, not after the MMoE has trained
+        assert bad.returncode == 2 and needle in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+        assert not (tmp_path / "outputs").exists()
     assert _run("topics", "--help", cwd=tmp_path).stdout.startswith("usage: graphrec topics fit|assign|report")
     assert _run("topics", cwd=tmp_path).returncode == 2
+
+
+def test_ranker_table_keeps_runs_of_different_configurations_apart(tmp_path):
+    from omegaconf import OmegaConf
+
+    from graphrec.topics.report import ranker_table
+
+    def run(name, auc, seed, dataset="a", fields=(), use_features=False):
+        d = tmp_path / name
+        (d / ".hydra").mkdir(parents=True)
+        (d / "results.json").write_text(json.dumps({"model": "dcn", "test": {"auc": auc}}))
+        OmegaConf.save({"seed": seed, "dataset": {"name": dataset}, "eval": {"split": "day"},
+                        "model": {"name": "dcn", "item_fields": list(fields), "use_features": use_features}},
+                       d / ".hydra" / "config.yaml")
+
+    run("s0", 0.70, 0)
+    run("s1", 0.72, 1)  # the same configuration, another seed: averaged
+    run("topic", 0.80, 0, fields=["topic"])
+    run("other-data", 0.60, 0, dataset="b")
+    run("features", 0.90, 0, use_features=True)
+    rows = {(r["item_fields"], r["settings"]): r for r in ranker_table([str(tmp_path / "*")])}
+    assert len(rows) == 4
+    base = rows[("none", 'dataset.name="a" model.use_features=false')]
+    assert base["runs"] == 2 and base["test_auc"] == pytest.approx(0.71)
+    assert rows[("none", 'dataset.name="b" model.use_features=false')]["test_auc"] == 0.60
+    assert rows[("none", 'dataset.name="a" model.use_features=true')]["test_auc"] == 0.90
+    assert rows[("topic", 'dataset.name="a" model.use_features=false')]["runs"] == 1

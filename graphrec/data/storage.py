@@ -98,17 +98,20 @@ def remove_stale_temporaries(root: str | Path | None = None) -> list[str]:
     return removed
 
 
-def save_dataset(ds: Dataset, root: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Write ``ds`` atomically to ``<root>/<name>/`` under its lock. Returns the folder."""
+def save_dataset(ds: Dataset, root: str | Path | None = None, overwrite: bool = False,
+                 overwrite_flag: str = "--overwrite") -> Path:
+    """Write ``ds`` atomically to ``<root>/<name>/`` under its lock. Returns the folder. ``overwrite_flag``: how
+    the calling command spells its overwrite switch, for the "already exists" message."""
     with dataset_lock(check_name(ds.name, "--name"), root):
-        return write_dataset_locked(ds, root, overwrite)
+        return write_dataset_locked(ds, root, overwrite, overwrite_flag)
 
 
-def write_dataset_locked(ds: Dataset, root: str | Path | None = None, overwrite: bool = False) -> Path:
+def write_dataset_locked(ds: Dataset, root: str | Path | None = None, overwrite: bool = False,
+                         overwrite_flag: str = "--overwrite") -> Path:
     """``save_dataset`` for a caller that already holds ``dataset_lock(ds.name)``."""
     target = dataset_dir(ds.name, root, "--name")
     if target.exists() and not overwrite:
-        raise DataError(f"dataset '{ds.name}' already exists in {target.parent} (pass --overwrite to replace it)")
+        raise DataError(f"dataset '{ds.name}' already exists in {target.parent} (pass {overwrite_flag} to replace it)")
     arrays = ds.arrays()
     with atomic_directory(target, overwrite=overwrite, size_hint=sum(v.nbytes for v in arrays.values())) as tmp:
         checksums, verified = {}, {}

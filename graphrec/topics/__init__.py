@@ -6,10 +6,27 @@
 Each stage reads the previous one's run dir as a declared input (``fit_dir``, ``assign_dir``).
 """
 
+from pathlib import Path
+
+from omegaconf import DictConfig
+
 from graphrec.topics.assign import assign_topics
 from graphrec.topics.fit import fit_topics
 from graphrec.topics.report import report_topics
+from graphrec.topics.settings import check_topics_config
 
-STAGES = {"fit": fit_topics, "assign": assign_topics, "report": report_topics}
+
+def _checked(stage: str, run):
+    """``run`` after ``check_topics_config`` (so library callers get the start-up checks too)."""
+
+    def checked(cfg: DictConfig, run_dir: Path) -> dict:
+        check_topics_config(cfg, stage)
+        return run(cfg, run_dir)
+
+    return checked
+
+
+STAGES = {stage: _checked(stage, run) for stage, run in
+          (("fit", fit_topics), ("assign", assign_topics), ("report", report_topics))}
 
 __all__ = ["STAGES", "assign_topics", "fit_topics", "report_topics"]

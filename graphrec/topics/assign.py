@@ -85,7 +85,8 @@ def assign_topics(cfg: DictConfig, run_dir: Path) -> dict:
         ds.source = {k: v for k, v in ds.source.items() if k != "checksums"}
         ds.source["topics"] = {"fit_dir": str(fit_dir), "assign_dir": str(run_dir), "k": int(centres.shape[0]),
                                "tau3": tau, "from_dataset": fit["dataset"]}
-        path = save_dataset(ds, cfg.get("data_root"), overwrite=bool(cfg.get("overwrite", False)))
+        path = save_dataset(ds, cfg.get("data_root"), overwrite=bool(cfg.get("overwrite", False)),
+                            overwrite_flag="overwrite=true")
         results["dataset_written"] = str(path)
         log.info(f"wrote dataset '{ds.name}' with the item field 'topic' ({path})")
     write_json(results, run_dir / "results.json")

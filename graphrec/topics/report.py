@@ -5,7 +5,8 @@
   on the click-through split of ``eval.*``;
 - with ``rankers`` (run dirs or glob patterns of ``graphrec train`` runs on the ``ctr`` task): the Table II
   analogue, each model's test AUC without and with item fields (``model.item_fields``, read from the run's
-  ``.hydra/config.yaml``), mean ± std over seeds;
+  ``.hydra/config.yaml``), mean ± std over the seeds of one configuration: runs that differ in any other
+  result-relevant value (dataset, split, content features, sizes) are separate rows, the values named;
 - ``figures/topics.png``: the topic representations of (at most 5,000) items in 2-D (PCA), coloured by primary
   class (the 9 largest; the rest grey), topic centres as crosses.
 Outputs: ``tables.md``, ``tables.json``, ``figures/topics.png``, ``results.json``.
@@ -13,7 +14,6 @@ Outputs: ``tables.md``, ``tables.json``, ``figures/topics.png``, ``results.json`
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 from pathlib import Path
@@ -24,8 +24,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from graphrec.atomic import write_text
 from graphrec.experiment import load_configured_dataset
+from graphrec.provenance import result_config
 from graphrec.topics.assign import load_npz, read_stage
 from graphrec.topics.queues import queue_recall
+from graphrec.topics.settings import ranker_runs
 from graphrec.topics.study import table_one
 from graphrec.training.checkpoint import write_json
 
@@ -39,21 +41,47 @@ def _markdown(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _flat(config: dict, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = json.dumps(value, sort_keys=True, default=str)
+    return out
+
+
+# keys that never change what a run learns or how it is judged (besides provenance.NON_RESULT_KEYS)
+_NOT_A_SETTING = ("seed", "device", "data_root", "graph_cache", "deterministic", "retain_freed_memory")
+
+
 def ranker_table(patterns: list[str]) -> list[dict]:
-    """Test AUC per (model, item fields), mean ± std over the runs matched by ``patterns``."""
-    groups: dict[tuple[str, str], list[float]] = {}
-    for pattern in patterns:
-        for path in sorted(glob.glob(str(Path(pattern) / "results.json")) + glob.glob(str(pattern))):
-            if not path.endswith("results.json"):
-                continue
-            r = json.loads(Path(path).read_text())
-            saved = Path(path).parent / ".hydra" / "config.yaml"
-            model = OmegaConf.load(saved).get("model", {}) if saved.is_file() else {}
-            fields = ",".join(model.get("item_fields") or []) or "none"
-            if "auc" in (r.get("test") or {}):
-                groups.setdefault((r.get("model", "?"), fields), []).append(float(r["test"]["auc"]))
-    return [{"model": m, "item_fields": f, "test_auc": float(np.mean(v)), "std": float(np.std(v)), "runs": len(v)}
-            for (m, f), v in sorted(groups.items())]
+    """Test AUC of the runs ``patterns`` name, mean ± std over the runs whose configs agree on every
+    result-relevant value but the seed: a row is one configuration, never an average over datasets, splits
+    or feature settings. Each row names the model, its item fields and every other value that differs
+    between the rows (``settings``)."""
+    runs = []
+    for path in ranker_runs(patterns):
+        r = json.loads(path.read_text())
+        saved = path.parent / ".hydra" / "config.yaml"
+        config = OmegaConf.to_container(OmegaConf.load(saved), resolve=False) if saved.is_file() else {}
+        flat = {k: v for k, v in _flat(result_config(config)).items() if k not in _NOT_A_SETTING}
+        if "auc" in (r.get("test") or {}):
+            fields = ",".join((config.get("model") or {}).get("item_fields") or []) or "none"
+            runs.append((r.get("model", "?"), fields, flat, float(r["test"]["auc"])))
+    def differing(members: list[tuple], model_keys: bool) -> list[str]:
+        keys = sorted({k for _, _, flat, _ in members for k in flat if k.startswith("model.") == model_keys})
+        return [k for k in keys if len({flat.get(k) for _, _, flat, _ in members}) > 1
+                and k not in ("model.item_fields", "model.name", "model._target_")]
+
+    across = differing(runs, model_keys=False)  # dataset, split, trainer ...: compared between every run
+    within = {m: differing([r for r in runs if r[0] == m], model_keys=True) for m in {r[0] for r in runs}}
+    groups: dict[tuple, list[float]] = {}
+    for model, fields, flat, auc in runs:
+        settings = " ".join(f"{k}={flat.get(k, '(absent)')}" for k in across + within[model])
+        groups.setdefault((model, fields, settings), []).append(auc)
+    return [{"model": m, "item_fields": f, "settings": s or "-", "test_auc": float(np.mean(v)),
+             "std": float(np.std(v)), "runs": len(v)} for (m, f, s), v in sorted(groups.items())]
 
 
 def _cjk_font() -> str | None:
@@ -134,7 +162,7 @@ def report_topics(cfg: DictConfig, run_dir: Path) -> dict:
     if cfg.get("rankers"):
         tables["rankers"] = ranker_table(list(cfg.rankers))
         md += ["", "## Rankers without / with topic ids (MTL Table II analogue; test AUC)", "",
-               _markdown(tables["rankers"], ["model", "item_fields", "test_auc", "std", "runs"])]
+               _markdown(tables["rankers"], ["model", "item_fields", "settings", "test_auc", "std", "runs"])]
     ds = ds or load_configured_dataset(cfg.dataset, cfg.get("data_root"))
     names = ds.extras.get("primary_names")
     figure = plot_topics(reps, centres, names, run_dir / "figures" / "topics.png",
