@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 import warnings
@@ -20,7 +21,7 @@ USAGE = """usage: graphrec <command> [args]
 commands:
   train [overrides]                      train a model (Hydra: model=, dataset=, trainer.*, eval.*, logger=, -m)
   evaluate checkpoint=<path> [format=json]   re-evaluate a saved run on its dataset and split
-  recommend checkpoint=<path> users=[..] k=<k> [format=json] [exclude=train|train+valid|all]
+  recommend checkpoint=<path> users=[..] k=<k> [format=json] [exclude=none|train|train+valid|all]
   data prepare <format> <source> --name <name>   import a dataset (formats: mmrec, mmgcn, diffmm, movielens, kuairand, microvideo,
                                                  kuairec-captions, recbole)
   data list | data info <name>           prepared datasets in $GRAPHREC_DATA
@@ -34,8 +35,15 @@ commands:
   topics fit|assign|report [overrides]   MTL topic pipeline: MMoE + tag DeepWalk + k-means -> topic ids,
                                          topic queues, representation / ranker tables (Hydra, conf/topics.yaml)
   graphs info dataset=<name> graph=<kind> [graph.<param>=<v>]   build one graph, print its statistics
-                                         (kinds: bipartite, cointeraction, knn, surfing)
+                                         (kinds: {graph_kinds})
 """
+
+
+def graph_kinds() -> str:
+    """The graph builders' names, from their registry (the one list every usage text shows)."""
+    from graphrec.graphs.store import BUILDERS
+
+    return ", ".join(BUILDERS)
 
 
 def conf_dir() -> str:
@@ -115,14 +123,21 @@ def _check_overrides(argv: list[str]) -> list[str]:
     from graphrec.training.run import find_resumable, resume_target
 
     configs = []
+    jobs = _job_overrides(argv)
+    hydra_overrides = [a for a in argv if not a.startswith("-") and a.lstrip("+~").startswith("hydra.")]
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-        for overrides in _job_overrides(argv):
+        for overrides in jobs:
             try:
                 cfg = compose("config", overrides=overrides)
             except Exception as exc:
                 _fail(_one_line(exc))
             check_run_config(cfg)
             configs.append(cfg)
+        if hydra_overrides:  # hydra.* values (hydra.sweeper.n_trials=abc) are one line too
+            try:
+                compose("config", overrides=jobs[0] + hydra_overrides, return_hydra_config=True)
+            except Exception as exc:
+                _fail(_one_line(exc))
     multirun = any(a in ("-m", "--multirun") for a in argv)
     joined = _join_torchrun(argv, str(configs[0].trainer.get("distributed", "auto")))
     resume = configs[0].trainer.get("resume", False)
@@ -211,6 +226,42 @@ def _check_sweeper(argv: list[str]) -> None:
         import hydra_plugins.hydra_optuna_sweeper  # noqa: F401
     except ImportError:
         _fail(f"{optuna[0]}: Optuna sweeps need the sweeper plugin: pip install 'graphrec[sweep]'")
+    _plain_optuna_logs()
+
+
+class Terminated(BaseException):
+    """SIGTERM (a scheduler's preemption, ``kill``): stop like Ctrl-C, saying how to resume."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _remove_run_dir(run_dir: Path) -> None:
+    """Remove a run dir a failed job made, and the folders above it that it leaves empty (up to the cwd)."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    cwd = Path.cwd().resolve()
+    for parent in run_dir.resolve().parents:
+        if parent == cwd or cwd not in parent.parents:
+            break
+        try:
+            parent.rmdir()  # only when empty
+        except OSError:
+            break
+
+
+def _plain_optuna_logs() -> None:
+    """Optuna's own log handler writes ANSI colours even into files and pipes: plain lines there. Its storage
+    layer (alembic) announces each of its plugins at INFO: quiet."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if sys.stderr.isatty():
+        return
+    import optuna
+
+    optuna.logging.disable_default_handler()
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("[%(levelname)1.1s %(asctime)s] %(message)s"))
+    logging.getLogger("optuna").addHandler(handler)
 
 
 def _train(argv: list[str]) -> None:
@@ -233,12 +284,16 @@ def _train(argv: list[str]) -> None:
             results = run_training(cfg, run_dir, job)
         except GraphrecError as exc:
             if main_rank and not (run_dir / "checkpoints").exists():  # failed before training: no half-made dir
-                shutil.rmtree(run_dir, ignore_errors=True)
+                _remove_run_dir(run_dir)
+                if multirun and {e.name for e in Path(hc.sweep.dir).iterdir()} <= {"multirun.yaml"}:
+                    _remove_run_dir(Path(hc.sweep.dir))  # the sweep's first job failed: no empty sweep dir
             _fail(str(exc))
-        except KeyboardInterrupt:
-            print(f"graphrec: interrupted; continue with trainer.resume=true (checkpoints in {run_dir})",
-                  file=sys.stderr)
-            sys.exit(130)
+        except (KeyboardInterrupt, Terminated) as exc:
+            stopped = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+            if main_rank:
+                print(f"graphrec: {stopped}; continue with trainer.resume=true (checkpoints in {run_dir})",
+                      file=sys.stderr)
+            sys.exit(143 if isinstance(exc, Terminated) else 130)
         if main_rank:
             print(f"run dir: {run_dir}")
         return results["valid"].get(cfg.eval.valid_metric) if results["valid"] else None
@@ -249,6 +304,9 @@ def _train(argv: list[str]) -> None:
     if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--cfg", "-c") for a in argv):
         argv = argv + _check_overrides(argv)
     sys.argv = [f"{sys.argv[0]} train"] + argv
+    import signal
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
     with ddp.leaving_group():
         task()
 
@@ -277,9 +335,23 @@ def _serve(argv: list[str]) -> None:
         _fail("graphrec serve needs the optional packages: pip install \"graphrec[serve]\"")
     service = service_from_export(args["export"], str(args.get("index", "exact")), int(args.get("ef_search", 128)))
     host = str(args.get("host", "127.0.0.1"))
+    _check_port_free(host, port)
     print(f"serving {service.art.manifest.get('model')} on {service.art.manifest.get('dataset')} "
           f"({service.index_name}) at http://{host}:{port}", flush=True)
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """One line before "serving ... at" when the address cannot be bound (in use, or not this machine's)."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except OSError as exc:
+        _fail(f"port: cannot listen on {host}:{port} ({exc.strerror or exc}); choose another port=")
 
 
 TOPIC_STAGES = ("fit", "assign", "report")
@@ -306,7 +378,7 @@ def _topics(argv: list[str]) -> None:
             STAGES[stage](cfg, run_dir)
         except GraphrecError as exc:
             if not (run_dir / "results.json").exists():
-                shutil.rmtree(run_dir, ignore_errors=True)
+                _remove_run_dir(run_dir)
             _fail(str(exc))
         print(f"run dir: {run_dir}")
 
@@ -342,7 +414,15 @@ def _kv_args(argv: list[str], allowed: set[str], required: set[str]) -> dict:
     missing = required - set(args)
     if missing:
         _fail(f"missing argument '{sorted(missing)[0]}=...'")
+    for key in PATH_ARGS & set(args):  # checkpoint=5 names a folder "5"; checkpoint= names nothing
+        value = args[key]
+        if value is None or value == "" or isinstance(value, (list, dict, bool)):
+            _fail(f"{key}: expected a path, got {'nothing' if value in (None, '') else repr(value)}")
+        args[key] = str(value)
     return args
+
+
+PATH_ARGS = {"checkpoint", "out", "export"}  # key=value arguments that name a file or folder
 
 
 def _evaluate(argv: list[str]) -> None:
@@ -386,8 +466,11 @@ def _recommend(argv: list[str]) -> None:
     if fmt == "json":
         print(json.dumps(recs))
     else:
-        for r in recs:
-            print(f"user {r['user']}: " + " ".join(map(str, r["items"])))
+        for r in recs:  # raw ids beside the toolkit's where the dataset has them
+            user = f"user {r['user']}" + (f" [raw {r['raw_user']}]" if "raw_user" in r else "")
+            items = [f"{i} [raw {raw}]" for i, raw in zip(r["items"], r["raw_items"])] if "raw_items" in r \
+                else [str(i) for i in r["items"]]
+            print(f"{user}: " + ", ".join(items))
 
 
 VIZ_USAGE = "usage: graphrec viz intents|scores|groups|curves checkpoint=<run dir or .pt> [users=[0,1]] [out=<png>]"
@@ -460,7 +543,7 @@ VERB_USAGE = {
                 "re-evaluates a saved run on its dataset, split and graphs (the dataset must be the one it "
                 "was trained on); under torchrun -m graphrec evaluate the user blocks are sharded over the ranks",
     "recommend": "usage: graphrec recommend checkpoint=<run dir or .pt> users=[0,5] [k=10] [format=text|json] "
-                 "[exclude=train|train+valid|all] [device=cpu|cuda]",
+                 "[exclude=none|train|train+valid|all] [device=cpu|cuda]",
     "viz": VIZ_USAGE,
     "report": "usage: graphrec report <multirun or outputs dir> [out=<dir>]",
     "export": "usage: graphrec export checkpoint=<run dir or .pt> out=<dir> [max_k=100] [overwrite=true] [device=cpu]",
@@ -469,7 +552,7 @@ VERB_USAGE = {
               "dataset=<name>; assign fit_dir=<fit run> [tau3=auto|<distance>] [dataset_name=<new dataset>]; "
               "report fit_dir=<fit run> [assign_dir=<assign run>] [rankers=[<train runs>]]",
     "graphs": "usage: graphrec graphs info dataset=<name> graph=<kind> [graph.<param>=<value> ...] "
-              "[eval.split=...] [graph_cache=false]\nkinds: bipartite, cointeraction, knn, surfing, item_constraint",
+              "[eval.split=...] [graph_cache=false]\nkinds: {graph_kinds}",
 }
 
 
@@ -500,15 +583,23 @@ VERBS = {"train": _train, "evaluate": _evaluate, "recommend": _recommend, "expor
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _main(argv)
+        sys.stdout.flush()  # here, so a closed pipe (graphrec --help | head) is caught below
+    except BrokenPipeError:  # the reader stopped reading: nothing more to say, no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _main(argv: list[str]) -> None:
     if not argv:
-        print(USAGE, file=sys.stderr)
+        print(USAGE.format(graph_kinds=graph_kinds()), file=sys.stderr)
         sys.exit(2)
     if argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
+        print(USAGE.format(graph_kinds=graph_kinds()))
         return
     verb, rest = argv[0], argv[1:]
     if verb in VERB_USAGE and any(a in ("-h", "--help") for a in rest):
-        print(VERB_USAGE[verb])
+        print(VERB_USAGE[verb].format(graph_kinds=graph_kinds()))
         return
     # train reports each stage and epoch; the other verbs print their answer and only warnings besides
     logging.basicConfig(level=logging.INFO if verb in ("train", "topics") else logging.WARNING, format="%(message)s")

@@ -53,9 +53,9 @@ def evaluate_checkpoint(checkpoint: str | Path, device: str | None = None) -> di
 
 @torch.no_grad()
 def recommend(exp: Experiment, users: list[int], k: int = 10, exclude: str = "train") -> list[dict[str, Any]]:
-    """Top-``k`` items per user, excluding the items of the splits named in ``exclude`` (``train``,
-    ``train+valid`` or ``all``)."""
-    parts = {"train": ["train"], "train+valid": ["train", "valid"], "all": ["train", "valid", "test"]}
+    """Top-``k`` items per user, excluding the items of the splits named in ``exclude`` (``none``, ``train``,
+    ``train+valid`` or ``all``: the same choices as the HTTP service)."""
+    parts = {"none": [], "train": ["train"], "train+valid": ["train", "valid"], "all": ["train", "valid", "test"]}
     require_ranking(exp, "recommend")
     if exclude not in parts:
         raise ConfigError(f"exclude: expected one of {', '.join(parts)}, got '{exclude}'")

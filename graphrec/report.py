@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from graphrec.atomic import write_text
 from graphrec.errors import ConfigError
 from graphrec.evaluation.metrics import best_of
 from graphrec.viz.curves import read_metrics
+
+log = logging.getLogger("graphrec")
 
 
 def _key(override: str) -> str:
@@ -44,16 +47,43 @@ def _number(value: str) -> float | None:
         return None
 
 
-def find_jobs(root: Path) -> list[dict]:
-    """The training jobs below ``root`` (module doc), sorted by path."""
+def _malformed(results) -> str | None:
+    """What is wrong with a training job's ``results.json`` content, or None."""
+    if not isinstance(results, dict):
+        return "not a JSON object"
+    for part in ("valid", "test"):
+        metrics = results.get(part)
+        if part in results and not isinstance(metrics, dict):
+            return f"'{part}' is not an object of metrics"
+        bad = [k for k, v in (metrics or {}).items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+        if bad:
+            return f"'{part}/{bad[0]}' is not a number"
+    if results.get("best_epoch") is not None and not isinstance(results["best_epoch"], int):
+        return "'best_epoch' is not an integer"
+    timing = results.get("timing")
+    if timing is not None and (not isinstance(timing, dict) or not isinstance(timing.get("train_s_per_epoch", 0),
+                                                                             (int, float))):
+        return "'timing/train_s_per_epoch' is not a number"
+    return None
+
+
+def find_jobs(root: Path, skipped: list[str] | None = None) -> list[dict]:
+    """The training jobs below ``root`` (module doc), sorted by path; a results.json that cannot be read, or
+    whose values have the wrong types, is left out with a warning and named in ``skipped``."""
     jobs = []
+    skipped = [] if skipped is None else skipped
     for path in sorted(root.rglob("results.json")):
         run = path.parent
         try:
             results = json.loads(path.read_text())
-        except ValueError:
+        except (OSError, ValueError) as exc:
+            skipped.append(f"{path}: unreadable ({exc.__class__.__name__})")
             continue
-        if "stage" in results or "valid" not in results:  # topics stages, foreign files
+        if isinstance(results, dict) and ("stage" in results or "valid" not in results):  # topics, foreign files
+            continue
+        problem = _malformed(results)
+        if problem:
+            skipped.append(f"{path}: {problem}")
             continue
         overrides_file, config_file = run / ".hydra" / "overrides.yaml", run / ".hydra" / "config.yaml"
         overrides = [str(o) for o in OmegaConf.load(overrides_file)] if overrides_file.is_file() else []
@@ -100,6 +130,8 @@ def best_configuration(rows: list[dict]) -> int | None:
 def _fmt(value) -> str:
     if isinstance(value, tuple):
         return f"{value[0]:.4f}" if value[1] == 0 else f"{value[0]:.4f} ± {value[1]:.4f}"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a best epoch (of one seed, or a whole mean): "91", not "91.00"
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
@@ -151,9 +183,13 @@ def write_report(root: str | Path, out: str | Path | None = None) -> dict:
     root = Path(root)
     if not root.is_dir():
         raise ConfigError(f"report: {root} is not a folder")
-    jobs = find_jobs(root)
+    skipped: list[str] = []
+    jobs = find_jobs(root, skipped)
+    for reason in skipped:
+        log.warning(f"report: skipped {reason}")
     if not jobs:
-        raise ConfigError(f"report: no `graphrec train` results.json below {root}")
+        raise ConfigError(f"report: no readable `graphrec train` results.json below {root}"
+                          + (f" ({len(skipped)} skipped: {skipped[0]})" if skipped else ""))
     out = Path(out) if out else root
     common = set.intersection(*(set(j["overrides"]) for j in jobs))
     for j in jobs:  # shared overrides go to the title; the rows show what differs
@@ -163,11 +199,15 @@ def write_report(root: str | Path, out: str | Path | None = None) -> dict:
     metric = rows[best]["valid_metric"] if best is not None else None
     columns = ["overrides", "runs"] + sorted({k for r in rows for k in r if k.startswith("valid/")}) + \
         sorted({k for r in rows for k in r if k.startswith("test/")}) + ["best_epoch", "s_per_epoch"]
-    md = [f"# {len(jobs)} runs under {root} ({len(rows)} configurations; best by mean valid {metric}: ★)", "",
+    left_out = f"; {len(skipped)} results.json skipped, named below" if skipped else ""
+    md = [f"# {len(jobs)} runs under {root} ({len(rows)} configurations{left_out}; best by mean valid {metric}: ★)",
+          "",
           f"Common to every run: {' '.join(sorted(common)) or '(nothing)'}", "",
           "| | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for i, r in enumerate(rows):
         md.append(f"| {'★' if i == best else ''} | " + " | ".join(_fmt(r.get(c, "")) for c in columns) + " |")
+    if skipped:
+        md += ["", "Skipped:", *[f"- {reason}" for reason in skipped]]
     write_text(out / "report.md", "\n".join(md) + "\n")
     job_columns = sorted({f"{p}/{m}" for j in jobs for p in ("valid", "test") for m in (j["results"].get(p) or {})})
     buf = io.StringIO()

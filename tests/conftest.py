@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -18,6 +19,11 @@ warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta 
 USER_DATA_ROOT = os.environ.get("GRAPHREC_DATA")
 TEST_DATA_ROOT = tempfile.mkdtemp(prefix="graphrec-test-data-")
 os.environ["GRAPHREC_DATA"] = TEST_DATA_ROOT
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the session's data root, so test runs leave no graphrec-test-data-* in the temp folder."""
+    shutil.rmtree(TEST_DATA_ROOT, ignore_errors=True)
 
 SHARED = Path(os.environ.get("GRAPHREC_SHARED_DATASETS",
                              Path(__file__).resolve().parents[2] / "shared" / "datasets"))

@@ -41,7 +41,7 @@ def test_report_aggregates_seeds_and_marks_the_validation_best_row(tmp_path):
 
 def test_report_cli_errors_are_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "graphrec.cli", "report", str(tmp_path)], capture_output=True, text=True)
-    assert r.returncode == 2 and "no `graphrec train` results.json" in r.stderr
+    assert r.returncode == 2 and "no readable `graphrec train` results.json" in r.stderr
 
 
 def test_viz_curves_draws_a_run_and_refuses_one_without_metrics(tmp_path):
@@ -96,3 +96,23 @@ def test_optuna_sweep_of_three_trials_returns_validation_metrics_and_reports(tmp
     result = write_report(sweep)
     best = result["rows"][result["best"]]
     assert best["valid/recall@20"][0] == pytest.approx(max(valid.values()))
+
+
+def test_report_names_what_it_skips_and_shows_epochs_as_integers(tmp_path, caplog):
+    from graphrec.report import write_report
+
+    _job(tmp_path, "0-seed=0", 0.01, 0, valid=0.30, test=0.10)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "results.json").write_text("{not json")
+    _job(tmp_path, "typed", 0.01, 1, valid=0.2, test=0.1)
+    results = json.loads((tmp_path / "typed" / "results.json").read_text())
+    results["valid"]["recall@20"] = "high"
+    (tmp_path / "typed" / "results.json").write_text(json.dumps(results))
+    result = write_report(tmp_path)
+    assert result["rows"][0]["runs"] == 1
+    md = (tmp_path / "report.md").read_text()
+    assert "1 runs under" in md and "2 results.json skipped" in md
+    assert f"- {tmp_path / 'broken' / 'results.json'}: unreadable" in md
+    assert f"- {tmp_path / 'typed' / 'results.json'}: 'valid/recall@20' is not a number" in md
+    assert sum("report: skipped" in r.message for r in caplog.records) == 2
+    assert "| 3 | 0.50 |" in md  # best epoch 3, not 3.00

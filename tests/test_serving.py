@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def test_served_lists_equal_graphrec_recommend_with_exclusions(trained):
     out = export_run(runs["mf"], root / "export-mf")
     exp = load_run(runs["mf"])
     with Server(service_from_export(out)) as client:
-        for exclude, theirs in (("train", "train"), ("train+valid", "train+valid")):
+        for exclude, theirs in (("train", "train"), ("train+valid", "train+valid"), ("none", "none"), ("all", "all")):
             expected = recommend(exp, [0, 1, 7], 5, theirs)
             for rec in expected:
                 got = client.get("/recommend", params={"user": str(rec["user"]), "k": 5, "exclude": exclude}).json()
@@ -147,3 +148,22 @@ def test_tampered_export_refuses_to_start(trained, tmp_path):
     r = subprocess.run([sys.executable, "-m", "graphrec.cli", "serve", f"export={out}", f"port={_free_port()}"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "checksum differs" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda m: m.pop("n_items"), "the entry 'n_items' is missing"),
+    (lambda m: m.update(n_items=m["n_items"] + 50), "'n_items' is 250 but raw_item_id.npy has 200 rows"),
+    (lambda m: m.update(n_users=m["n_users"] - 1), "'n_users' is 299 but raw_user_id.npy has 300 rows"),
+    (lambda m: m["files"].pop("item_emb.npy"), "'item_emb.npy' is not among its files"),
+    (lambda m: m.update(kind="lists"), "kind 'lists' is not one of embeddings, ranked"),
+])
+def test_an_edited_manifest_refuses_to_start(trained, tmp_path, edit, needle):
+    import json
+
+    root, runs = trained
+    out = export_run(runs["mf"], tmp_path / "export")
+    manifest = json.loads((out / "manifest.json").read_text())
+    edit(manifest)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match=re.escape(needle)):
+        service_from_export(out)

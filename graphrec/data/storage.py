@@ -37,6 +37,7 @@ log = logging.getLogger("graphrec")
 
 VERIFIED_FILE = ".verified.json"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_NAME = 200  # ".trash-<name>-<8 hex>" must stay within a file name's 255 bytes
 
 
 def data_root(root: str | Path | None = None) -> Path:
@@ -51,6 +52,9 @@ def check_name(name: str, field: str = "dataset.name") -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise DataError(f"{field}: '{name}' is not a dataset name (letters, digits, '.', '_' and '-', "
                         f"starting with a letter or digit; no '/' or '..')")
+    if len(name) > MAX_NAME:
+        raise DataError(f"{field}: a dataset name has at most {MAX_NAME} characters (got {len(name)}): it names a "
+                        f"folder, and its temporary folders add to it within the file system's 255")
     return name
 
 

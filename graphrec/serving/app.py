@@ -1,6 +1,6 @@
 """The HTTP service of ``graphrec serve`` (FastAPI; the optional extra ``graphrec[serve]``).
 
-- ``GET /recommend?user=<raw id>&k=10&exclude=train|train+valid|none`` and ``POST /recommend`` with
+- ``GET /recommend?user=<raw id>&k=10&exclude=none|train|train+valid|all`` and ``POST /recommend`` with
   ``{"users": [...], "k": 10, "exclude": "train"}`` (at most ``MAX_BATCH`` users): raw item ids, scores and
   item metadata, best first. A user the export does not know gets the popularity list (the most-interacted
   training items) with ``"fallback": "popularity"`` and no scores;
