@@ -84,6 +84,9 @@ def instantiate_model(mcfg: DictConfig, n_users: int, n_items: int, features: di
                           f"(parameters: {', '.join(p for p in signature if p not in ('self', 'n_users', 'n_items', 'features', 'item_field_data'))})")
     if "features" in signature:
         params["features"] = features
+    if "probability_modalities" in signature and params.get("probability_modalities") is None:
+        declared = dataset.probability_modalities if dataset is not None else []
+        params["probability_modalities"] = [m for m in declared if m in features]  # as the dataset declares
     if "item_field_data" in signature:
         names = params.get("item_fields") or []
         if names and dataset is None:

@@ -189,19 +189,65 @@ def iris_model(**kw) -> IRIS:
     genre = (torch.rand(N_ITEMS, 5, generator=g) > 0.5).float()
     genre[0] = 0  # an item without any genre
     text = torch.randn(N_ITEMS, 6, generator=g)
-    return attach(IRIS(N_USERS, N_ITEMS, {"genre": genre, "textual": text}, embedding_dim=4, latent_dim=3,
-                       decoder_hidden=5, attention_size=3, **kw))
+    kw = {"probability_modalities": ["genre"], **kw}  # as the MovieLens importer declares it
+    model = attach(IRIS(N_USERS, N_ITEMS, {"genre": genre, "textual": text}, embedding_dim=4, latent_dim=3,
+                        decoder_hidden=5, attention_size=3, **kw))
+    with torch.no_grad():  # away from the small initialisation, so every term of the score matters
+        for name, param in model.named_parameters():
+            if name in ("content.weight", "content_linear.weight") or name.startswith("filter_"):
+                param.normal_(generator=g)
+    return model
 
 
-def test_iris_finds_probability_modalities_and_keeps_them_whole():
+def test_iris_keeps_declared_probability_modalities_whole_and_never_guesses_them(make_cfg):
     model = iris_model()
-    assert model.filtered == ["genre"]  # textual has negative values
+    assert model.filtered == ["genre"]
     dist = model.filtered_genre
     has = model.feature("genre").sum(1) > 0
     assert torch.allclose(dist[has].sum(1), torch.ones(int(has.sum())))
     assert torch.equal(dist > 0, model.feature("genre") > 0)  # every genre kept, not only the argmax
     with pytest.raises(ConfigError, match="probability_modalities"):
         IRIS(N_USERS, N_ITEMS, {"genre": model.feature("genre")}, probability_modalities=["visual"])
+    # min-max-scaled image features lie in [0, 1] too: without a declaration they are not class probabilities
+    visual = torch.rand(N_ITEMS, 4)
+    assert IRIS(N_USERS, N_ITEMS, {"visual": visual, "genre": model.feature("genre")}).filtered == []
+    # through the experiment the dataset's declaration is used (the synthetic world declares none)
+    from graphrec.experiment import build_experiment, instantiate_model
+
+    exp = build_experiment(make_cfg("model=iris", "eval=iris"))
+    assert exp.model.filtered == []
+    exp.dataset.probability_modalities = ["visual"]
+
+    feats = {m: torch.from_numpy(f) for m, f in exp.dataset.features.items()}
+    assert instantiate_model(exp.cfg.model, exp.dataset.n_users, exp.dataset.n_items, feats,
+                             exp.dataset).filtered == ["visual"]
+
+
+def test_movielens_declares_its_genre_vector_a_probability_modality(tmp_path):
+    from graphrec.data.formats.movielens import load
+    from graphrec.data.storage import load_dataset, save_dataset
+    from tests.conftest import shared_dataset
+
+    ds = load(shared_dataset("ml-100k"), "ml", text_encoder="tfidf")
+    assert ds.probability_modalities == ["genre"]
+    save_dataset(ds, tmp_path)
+    assert load_dataset("ml", tmp_path).probability_modalities == ["genre"]
+
+
+def test_iris_reconstruction_loss_is_eq3_on_standardised_features():
+    model = iris_model()
+    batch = {"user": torch.tensor([0] * 5), "item": torch.tensor([0, 1, 3, 4, 6]),
+             "label": torch.tensor([1.0, 0, 0, 0, 0])}
+    want = 0.0
+    for m in ("genre", "textual"):
+        x = model.feature(m)
+        std = x.std(0)
+        target = (x - x.mean(0)) / torch.where(std > 0, std, torch.ones_like(std))
+        want += float(((model.decoders[m](model.latent) - target) ** 2).mean().detach())
+    got = model.loss(batch)["recon"]
+    assert float(got) == pytest.approx(model.recon_weight * want, rel=1e-5) and float(got) > 0
+    got.backward()  # the codes H learn from it
+    assert model.latent.grad is not None and float(model.latent.grad.abs().sum()) > 0
 
 
 def test_iris_score_is_the_fm_over_its_fields():
@@ -229,17 +275,54 @@ def test_iris_score_is_the_fm_over_its_fields():
     assert torch.allclose(got, torch.tensor(want), atol=1e-4)
 
 
+def test_iris_item_terms_are_eq11_linear_weights_and_pairs_within_each_field():
+    """The item-only part of ŷ: w_hᵀh + w_fᵀf + Σ_field Σ_{k<l} x_k x_l ⟨V_k, V_l⟩, by explicit double loops."""
+    model = iris_model()
+    with torch.no_grad():
+        _, linear = model.item_fields()
+        _, fields_only = iris_model(within_field_pairs=False).item_fields()
+        h, vh = model.latent, model.content.weight.T
+        f, vf = model.filtered_genre, model.filter_factors["genre"]
+        for i in range(N_ITEMS):
+            want = float(model.content_linear.weight[0] @ h[i] + model.filter_linear["genre"] @ f[i])
+            for x, v in ((h[i], vh), (f[i], vf)):
+                want += sum(float(x[k] * x[l] * (v[k] @ v[l])) for k in range(len(x)) for l in range(k + 1, len(x)))
+            assert float(linear[i]) == pytest.approx(want, rel=1e-4, abs=1e-5)
+        assert not torch.allclose(linear, fields_only)  # within_field_pairs=false leaves them out
+
+
 @pytest.mark.parametrize("switches", [{"subspace": False}, {"attention": "mean"}, {"predictor": "dot"}])
 def test_iris_ablation_switches_change_the_model(switches):
     base, variant = iris_model(), iris_model(**switches)
     users, items = all_pairs()
-    assert variant.score(users, items).shape == (users.numel(),)
+    batch = {"user": torch.tensor([0] * 5), "item": torch.tensor([0, 1, 3, 4, 6]),
+             "label": torch.tensor([1.0, 0, 0, 0, 0])}
     if "subspace" in switches:
-        assert not hasattr(variant, "latent") and "recon" not in variant.loss(
-            {"user": torch.tensor([0] * 5), "item": torch.tensor([0, 1, 3, 4, 6]),
-             "label": torch.tensor([1.0, 0, 0, 0, 0])})
-        assert "recon" in base.loss({"user": torch.tensor([0] * 5), "item": torch.tensor([0, 1, 3, 4, 6]),
-                                     "label": torch.tensor([1.0, 0, 0, 0, 0])})
+        # direct fusion: the content field is V_h applied to the standardised, concatenated raw features
+        assert not hasattr(variant, "latent") and "recon" not in variant.loss(batch) and "recon" in base.loss(batch)
+        with torch.no_grad():
+            fused = torch.cat([variant.target_genre, variant.target_textual], 1)
+            assert torch.allclose(variant.item_fields()[0][:, 0], fused @ variant.content.weight.T, atol=1e-6)
+            before = variant.score(users, items)
+            variant.target_textual.mul_(2.0)  # the scores read the raw features themselves
+            assert not torch.allclose(before, variant.score(users, items))
+    if switches.get("predictor") == "dot":
+        # ŷ = ⟨e_hist, q̂_i⟩ + b_i: no FM pairs, no linear content terms, no global bias
+        with torch.no_grad():
+            variant.global_bias.fill_(5.0)
+            content = variant.item_fields()[0].sum(1)
+            att = variant.attention
+            want = []
+            for u, i in zip(users.tolist(), items.tolist()):
+                hist = [j for j in TRAIN[u] if j != i]
+                q = variant.Q[i] + content[i]
+                value = float(variant.item_bias[i])
+                if hist:
+                    p = variant.P[hist] + content[hist]
+                    a = torch.relu(att.W(p * q)) @ att.h
+                    value += float((a.exp() / a.exp().sum() ** att.beta) @ (p @ q))
+                want.append(value)
+            assert torch.allclose(variant.score(users, items), torch.tensor(want), atol=1e-4)
     if switches.get("attention") == "mean":
         # uniform weights: the pooled history term is the mean of ⟨p̂_j, q̂_i⟩
         with torch.no_grad():

@@ -164,8 +164,8 @@ def test_topic_representation_recovers_secondary_classes_at_least_as_well_as_eve
     result = fit_topics(topics_cfg(tmp_path, *NOISY_WORLD), run)
     rows = {r["representation"]: r for r in table_one(load_npz(run / "representations.npz"), 0)}
     print({k: round(v["sc_nmi"], 4) for k, v in rows.items()})
-    joint = rows["[z ‖ tag vector]"]["sc_nmi"]
-    for single in ("textual only", "visual only", "DeepWalk tag vector"):
+    joint = rows["[z ‖ tag vector], untagged ē = 0"]["sc_nmi"]
+    for single in ("textual only", "visual only", "DeepWalk tag vector (tagged videos only)"):
         assert joint >= rows[single]["sc_nmi"] - 1e-9, (single, rows[single]["sc_nmi"], joint)
     assert rows["MMoE z"]["sc_nmi"] > rows["inputs concatenated"]["sc_nmi"]  # the multi-task training helps
     assert result["items"]["heldout"] == 150 and rows["MMoE z"]["sc_items"] == 150
@@ -387,3 +387,26 @@ def test_ranker_table_keeps_runs_of_different_configurations_apart(tmp_path):
     assert rows[("none", 'dataset.name="b" model.use_features=false')]["test_auc"] == 0.60
     assert rows[("none", 'dataset.name="a" model.use_features=true')]["test_auc"] == 0.90
     assert rows[("topic", 'dataset.name="a" model.use_features=false')]["runs"] == 1
+
+
+def test_table_one_scores_the_tag_vector_on_tagged_videos_and_the_fill_separately():
+    from graphrec.topics.study import table_one
+
+    rng = np.random.default_rng(0)
+    n = 120
+    primary = np.repeat(np.arange(4), n // 4)
+    centres = rng.normal(size=(4, 6)) * 3
+    tagged = np.arange(n) % 2 == 0
+    tag_vector = centres[primary] + rng.normal(size=(n, 6)) * 0.1
+    filled = tag_vector.copy()
+    filled[~tagged] = rng.normal(size=(int((~tagged).sum()), 6))  # a fill that knows nothing
+    reps = {"z": rng.normal(size=(n, 5)), "tag_vector": filled, "topic_vector": np.zeros((n, 11)),
+            "has_tags": tagged, "heldout": np.ones(n, bool), "primary": primary, "secondary": primary,
+            "input_text": rng.normal(size=(n, 3))}
+    rows = {r["representation"]: r for r in table_one(reps, 0)}
+    tag_row = rows["DeepWalk tag vector (tagged videos only)"]
+    assert tag_row["pc_items"] == int(tagged.sum()) and tag_row["pc_ari"] > 0.95  # only the videos with tags
+    assert rows["[z ‖ tag vector], untagged ē = 0"]["pc_items"] == n
+    assert "[z ‖ tag vector], untagged ē from the tag tower" in rows  # the fit filled: both rows
+    reps["tag_vector"] = np.where(tagged[:, None], tag_vector, 0.0)  # a fit with untagged: zero
+    assert "[z ‖ tag vector], untagged ē from the tag tower" not in {r["representation"] for r in table_one(reps, 0)}

@@ -41,6 +41,9 @@ class Dataset:
     raw: dict[str, np.ndarray] = field(default_factory=dict)  # user_id / item_id -> raw id strings
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     source: dict = field(default_factory=dict)
+    # modalities whose rows are class probabilities or memberships (MovieLens genres), as the importer declares
+    # them: kept whole as FM features by IRIS (its eq. 5–10); never inferred from the values
+    probability_modalities: list[str] = field(default_factory=list)
 
     @property
     def n_interactions(self) -> int:
@@ -97,6 +100,7 @@ class Dataset:
             "split_counts": self.split_counts(),
             "has_timestamps": self.timestamp is not None,
             "n_impressions": int(self.impressions["user"].shape[0]) if self.impressions else 0,
+            "probability_modalities": list(self.probability_modalities),
             "source": self.source,
         }
 
@@ -131,6 +135,11 @@ def validate(ds: Dataset, where: str) -> Dataset:
         ds.rating = ds.rating.astype(np.float32)
     for name, feat in list(ds.features.items()):
         ds.features[name] = check_features(feat, ds.n_items, f"{where}: feature '{name}'")
+    for name in ds.probability_modalities:
+        if name not in ds.features:
+            raise DataError(f"{where}: probability modality '{name}' is not among the features {sorted(ds.features)}")
+        if ds.features[name].size and ds.features[name].min() < 0:
+            raise DataError(f"{where}: probability modality '{name}' has negative values")
     if ds.impressions:
         ds.impressions = _checked_impressions(ds.impressions, ds.n_users, ds.n_items, where)
     for name, cat in ds.categories.items():

@@ -208,6 +208,7 @@ def load_dataset(name: str, root: str | Path | None = None) -> Dataset:
         group, _, sub = key.partition(".")
         groups[group][sub] = value
     ds.source = dict(meta.get("source", {}), checksums=meta.get("checksums", {}))
+    ds.probability_modalities = [str(m) for m in meta.get("probability_modalities") or [] if m in ds.features]
     check_counts(ds, str(folder / "meta.json"))
     return ds
 

@@ -11,19 +11,23 @@ What is implemented, by the paper's equations:
   scales weigh alike; the loss is the mean over items and dimensions, summed over modalities.
 - **Feature filtering** (eq. 5–10): a modality that is a per-item probability or membership vector (scene /
   action class probabilities in the paper, the genre vector of MovieLens here) is kept whole, not reduced to its
-  argmax (eq. 6, 9). Rows are normalised to sum to 1 (a genre distribution); such modalities are found
-  automatically (every value in [0, 1]) or named in ``probability_modalities``. They enter the predictor as
-  real-valued FM features: field vector e_f(i) = Σ_k f_ik V_k.
+  argmax (eq. 6, 9). Rows are normalised to sum to 1 (a genre distribution). Which modalities are such vectors
+  is declared by the dataset (its importer: MovieLens declares ``genre``; ``Dataset.probability_modalities``)
+  or named in ``probability_modalities``, never guessed from the values (min-max-scaled image features also lie
+  in [0, 1]). They enter the predictor as real-valued FM features: field vector e_f(i) = Σ_k f_ik V_k.
 - **Interest-related network and product similarity** (the NAIS-style part, Fig. 2): item i's target vector is
   the sum of its fields q̂_i = Q_i + V_h h_i + Σ_f e_f(i); a history item's vector is p̂_j = P_j + V_h h_j +
   Σ_f e_f(j) (the content fields are shared, so content links items a user has seen to ones they have not);
   attention a_ij = wᵀ ReLU(W(p̂_j ⊙ q̂_i) + b) with the smoothed softmax of exponent β (NAIS eq. 6–7), the target
   removed from its own history; the user-history field is e_hist(i) = Σ_j w_ij p̂_j.
 - **FM preference predictor** (eq. 11–12) over the fields {user history, item id, latent h, each filtered
-  modality}: ŷ = w₀ + b_i + w_hᵀh_i + Σ_f w_fᵀf_i + Σ_{f<g} ⟨e_f, e_g⟩. The history's cross terms sum to
-  ⟨e_hist, q̂_i⟩ = Σ_j w_ij ⟨p̂_j, q̂_i⟩, so the history never has to be pooled per target; the other pairs are
-  the FM of the item fields (``graphrec.models.fm``). Trained with the log loss on a positive and K sampled
-  negatives (the paper's §4.3 protocol, NAIS eq. 9).
+  modality}: ŷ = w₀ + b_i + w_hᵀh_i + Σ_f w_fᵀf_i + Σ_{f<g} ⟨e_f, e_g⟩ + Σ_f Σ_{k<l} x_fk x_fl ⟨V_fk, V_fl⟩.
+  The last sum is eq. 11's pairs of features within one content field (genre × genre, and the latent code's
+  dimensions among themselves), ½(‖Σ_k x_k V_k‖² − Σ_k x_k² ‖V_k‖²) per field (``within_field_pairs``, on as
+  printed). The history's cross terms sum to ⟨e_hist, q̂_i⟩ = Σ_j w_ij ⟨p̂_j, q̂_i⟩, so the history never has
+  to be pooled per target; the other pairs are the FM of the item fields (``graphrec.models.fm``). Pairs of
+  history items among themselves are not eq. 11's (the history is the NAIS part, not a feature of x). Trained
+  with the log loss on a positive and K sampled negatives (the paper's §4.3 protocol, NAIS eq. 9).
 
 Choices where the paper is silent (it gives no layer sizes, field layout or training details):
 - the FM fields are the four above, each a d-vector; no user-id field (the user is their history, as in FISM /
@@ -35,6 +39,9 @@ Choices where the paper is silent (it gives no layer sizes, field layout or trai
   within noise) on ML-100K validation (``benchmarks/README.md``);
 - the latent codes and decoders train jointly with the ranker (one loss), not in a separate stage;
 - ``pretrained_fism`` (optional) starts P, Q and b_i from a FISM checkpoint, as NAIS does.
+- regularisation (the paper names none): λ‖P‖² + λ‖Q‖² on the item-id tables and η on the attention network
+  (NAIS' λ and η); the biases, the latent codes H and decoders (held by the reconstruction loss), V_h, w_h,
+  V_f and w_f are not regularised.
 
 Ablation switches: ``subspace=false`` replaces h by a linear projection of the standardised, concatenated
 features (the "direct fusion" the paper's Image-add-Text IRIS stands for, no reconstruction loss);
@@ -56,31 +63,25 @@ from graphrec.models.item_based import ItemBasedRecommender
 PREDICTORS = ("fm", "dot")
 
 
-def is_probability_modality(x: torch.Tensor) -> bool:
-    """Every value in [0, 1]: class probabilities, a membership (multi-hot) or a distribution."""
-    return bool(x.numel()) and float(x.min()) >= 0.0 and float(x.max()) <= 1.0
-
-
 class IRIS(ItemBasedRecommender):
     def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor], embedding_dim: int = 16,
                  latent_dim: int = 32, decoder_hidden: int = 64, attention_size: int = 16, attention: str = "prod",
                  beta: float = 0.5, subspace: bool = True, predictor: str = "fm",
-                 probability_modalities: list[str] | None = None, recon_weight: float = 0.1,
+                 probability_modalities: list[str] | None = None, within_field_pairs: bool = True,
+                 recon_weight: float = 0.1,
                  reg_weight: float = 1e-7, attention_reg_weight: float = 1e-5, n_negatives: int = 4,
                  max_elements: int = 4_000_000):
         super().__init__(n_users, n_items, n_negatives, max_elements)
         if predictor not in PREDICTORS:
             raise ConfigError(f"model.predictor: expected one of {', '.join(PREDICTORS)}, got '{predictor}'")
         modalities = self.register_features(features)
-        if probability_modalities is None:
-            self.filtered = [m for m in modalities if is_probability_modality(self.feature(m))]
-        else:
-            unknown = [m for m in probability_modalities if m not in modalities]
-            if unknown:
-                raise ConfigError(f"model.probability_modalities: {unknown} not among the dataset's modalities "
-                                  f"{modalities}")
-            self.filtered = sorted(probability_modalities)
+        unknown = [m for m in probability_modalities or [] if m not in modalities]
+        if unknown:
+            raise ConfigError(f"model.probability_modalities: {unknown} not among the dataset's modalities "
+                              f"{modalities}")
+        self.filtered = sorted(probability_modalities or [])  # None (no dataset at hand): none
         self.subspace, self.predictor = bool(subspace), predictor
+        self.within_field_pairs = bool(within_field_pairs)
         self.recon_weight, self.reg = float(recon_weight), (float(reg_weight), float(attention_reg_weight))
         d = embedding_dim
         for m in modalities:
@@ -119,9 +120,14 @@ class IRIS(ItemBasedRecommender):
             return self.latent
         return torch.cat([getattr(self, f"target_{m}") for m in self.modalities], 1)
 
+    def _field_inputs(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(feature values x [n_items, n], factors V [n, d]) of each content field."""
+        return [(self._content_input(), self.content.weight.T)] + \
+            [(getattr(self, f"filtered_{m}"), self.filter_factors[m]) for m in self.filtered]
+
     def item_fields(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Every item's content fields [n_items, F, d] (latent or fused, then each filtered modality) and
-        their linear terms [n_items]."""
+        their item-only terms [n_items]: the linear weights, plus eq. 11's pairs within each field."""
         x = self._content_input()
         fields = [self.content(x)]
         linear = self.content_linear(x).squeeze(-1)
@@ -129,6 +135,10 @@ class IRIS(ItemBasedRecommender):
             f = getattr(self, f"filtered_{m}")
             fields.append(f @ self.filter_factors[m])
             linear = linear + f @ self.filter_linear[m]
+        if self.within_field_pairs:
+            for (values, factors), field in zip(self._field_inputs(), fields):
+                # Σ_{k<l} x_k x_l ⟨V_k, V_l⟩ = ½(‖Σ_k x_k V_k‖² − Σ_k x_k² ‖V_k‖²)
+                linear = linear + 0.5 * (field.pow(2).sum(1) - values.pow(2) @ factors.pow(2).sum(1))
         return torch.stack(fields, 1), linear
 
     # ------------------------------------------------------------------ scores

@@ -4,7 +4,12 @@ For each representation (each MMoE input alone, the inputs concatenated, the MMo
 vector ē, and the topic representation [z ‖ ē]), every row ℓ2-normalised, k-means (``graphrec.topics.kmeans``)
 with K = the number of classes present clusters the held-out items (those the MMoE never trained on) that
 have a label, and ARI / NMI (``graphrec.evaluation.clustering``) compare the clusters with the primary and
-the secondary classes. Items without tags keep ē = 0, as the pipeline gives them.
+the secondary classes.
+
+A video without tags has no tag vector of its own; the fit (``untagged: predicted``) fills its ē from the MMoE
+tag tower's predicted tags. So the rows say what they hold: the tag vector is scored on the tagged held-out
+videos only (a filled ē is the MMoE's, not DeepWalk's), and [z ‖ ē] twice when the fit filled: with ē = 0
+for the untagged videos, and with the fill — each row's item count is in the table.
 """
 
 from __future__ import annotations
@@ -16,15 +21,26 @@ from graphrec.evaluation.clustering import ari, nmi
 from graphrec.topics.kmeans import kmeans
 
 
-def representations(reps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The rows of Table I, by name, from a fit's ``representations.npz``."""
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norm, 1e-12)
+
+
+def representations(reps: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """The rows of Table I, by name, from a fit's ``representations.npz``: (vectors, the items the row is scored
+    on, None for all; module doc)."""
     inputs = {k[len("input_"):]: v for k, v in sorted(reps.items()) if k.startswith("input_")}
-    out = {f"{name} only": v for name, v in inputs.items()}
+    out: dict[str, tuple[np.ndarray, np.ndarray | None]] = {f"{name} only": (v, None) for name, v in inputs.items()}
     if len(inputs) > 1:
-        out["inputs concatenated"] = np.concatenate(list(inputs.values()), 1)
-    out["MMoE z"] = reps["z"]
-    out["DeepWalk tag vector"] = reps["tag_vector"]
-    out["[z ‖ tag vector]"] = reps["topic_vector"]
+        out["inputs concatenated"] = (np.concatenate(list(inputs.values()), 1), None)
+    out["MMoE z"] = (reps["z"], None)
+    tagged = reps["has_tags"].astype(bool)
+    out["DeepWalk tag vector (tagged videos only)"] = (reps["tag_vector"], tagged)
+    own = np.where(tagged[:, None], reps["tag_vector"], 0.0)  # ē = 0 for a video without tags
+    out["[z ‖ tag vector], untagged ē = 0"] = (_unit_rows(np.concatenate([_unit_rows(reps["z"]), _unit_rows(own)],
+                                                                          1)), None)
+    if np.abs(reps["tag_vector"][~tagged]).sum() > 0:  # the fit filled ē of untagged videos
+        out["[z ‖ tag vector], untagged ē from the tag tower"] = (reps["topic_vector"], None)
     return out
 
 
@@ -40,10 +56,10 @@ def table_one(reps: dict[str, np.ndarray], seed: int) -> list[dict]:
     """One row per representation: ARI / NMI against the primary (PC) and secondary (SC) classes."""
     rows = []
     held = reps["heldout"].astype(bool)
-    for name, x in representations(reps).items():
+    for name, (x, items) in representations(reps).items():
         row = {"representation": name, "dim": int(x.shape[1])}
         for level, key in (("pc", "primary"), ("sc", "secondary")):
-            keep = held & (reps[key] >= 0)
+            keep = held & (reps[key] >= 0) & (True if items is None else items)
             scores = cluster_scores(x[keep], reps[key][keep], seed)
             row.update({f"{level}_ari": scores["ari"], f"{level}_nmi": scores["nmi"], f"{level}_k": scores["k"],
                         f"{level}_items": int(keep.sum())})

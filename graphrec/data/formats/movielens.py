@@ -155,5 +155,6 @@ def load(source: Path, name: str, features: dict[str, str] | None = None, text_e
                    item=item.astype(np.int64), rating=rating.astype(np.float32), timestamp=timestamp,
                    tags=tag_group, extras=extras, categories={"primary": primary, "secondary": secondary}, impressions=impressions, features={"genre": multi_hot.astype(np.float32), "textual": textual},
                    raw={"user_id": user_ids.astype(str), "item_id": item_ids.astype(str)},
+                   probability_modalities=["genre"],  # a membership vector: IRIS' filtered features (eq. 5–10)
                    source={"format": "movielens", "variant": variant, "path": str(source), "text_encoder": encoder,
                            "click_threshold": float(click_threshold)})
