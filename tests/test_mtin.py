@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from graphrec.models.ctr_common import history
 from graphrec.models.mtin import MTIN, kmeans_centres
 from graphrec.models.mtin_layers import InterestMask, TemporalMasks, discounted_scores, interest_routing
 
@@ -83,6 +84,196 @@ def test_interest_mask_is_zero_one_forward_and_skips_empty_groups():
     assert torch.allclose(w.sum(-1), torch.ones(1, 3)) and (w[..., 2] == 0).all()
     expected = ((w > 0.3).float() @ groups)
     assert torch.allclose(h, expected, atol=1e-6)
+
+
+def reference_sequential_routing(p, valid, iterations, base, epsilon):
+    """Algorithm 1 as printed: items visited in order, each seeing the moves before it."""
+    B, L, s = p.shape
+    assign = -np.ones((B, L), int)
+    for b in range(B):
+        for _ in range(iterations):
+            for j in range(L):
+                if not valid[b, j]:
+                    continue
+                avg = [np.mean([p[b, i, g] for i in range(L) if assign[b, i] == g]) if (assign[b] == g).any()
+                       else 0.0 for g in range(s)]
+                pd = [p[b, j, g] / (np.log(base + max(avg[g] - p[b, j, g], 0.0)) / np.log(base)) for g in range(s)]
+                g_star = int(np.argmax(pd))
+                if g_star != assign[b, j] and pd[g_star] > epsilon:
+                    assign[b, j] = g_star
+    return assign
+
+
+def test_sequential_routing_is_algorithm_1_in_its_order_and_argmax_removes_it():
+    g = torch.Generator().manual_seed(3)
+    p = torch.rand(6, 8, 3, generator=g)
+    valid = torch.arange(8)[None, :] < torch.tensor([8, 7, 5, 1, 0, 3])[:, None]
+    assign, weight = interest_routing(p, valid, iterations=3, base=2.0, epsilon=0.35, order="sequential")
+    assert (assign.numpy() == reference_sequential_routing(p.numpy(), valid.numpy(), 3, 2.0, 0.35)).all()
+    parallel, _ = interest_routing(p, valid, iterations=3, base=2.0, epsilon=0.35)
+    assert not assign.equal(parallel)  # the orders differ on these scores
+    free, w = interest_routing(p, valid, order="argmax")
+    assert free[valid].equal(p.argmax(-1)[valid]) and (free[~valid] == -1).all()
+    assert torch.allclose(w[valid], p.max(-1).values[valid])
+
+
+def test_per_group_temporal_masks_use_each_groups_own_matrix():
+    torch.manual_seed(1)
+    d, n_masks, s = 3, 2, 2
+    tm = TemporalMasks(d, n_masks, n_groups=s, merge_layers=2)
+    assert tm.bilinear.shape == (s, n_masks, d, d) and len([m for m in tm.merge if isinstance(m, torch.nn.Linear)]) == 2
+    x = torch.randn(1, 5, d)
+    assign = torch.tensor([[0, 1, 0, 1, 0]])
+    out = tm(x, assign, s)
+    omega = tm.omega.detach()
+    for g in range(s):
+        members = [j for j in range(5) if assign[0, j] == g]
+        xs = x[0, members]
+        parts = []
+        for k in range(n_masks):
+            q = xs @ tm.bilinear[g, k] @ xs.T  # eq. 5 with W^k_g
+            mask = torch.tensor([[np.exp(-(i - j) * omega[k].item()) if i > j else 0.0 for j in range(len(members))]
+                                 for i in range(len(members))]).float()
+            parts.append(((mask * q) @ xs).sum(0))
+        assert torch.allclose(out[0, g], tm.merge(torch.cat(parts)), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["paper", "default"])
+def test_matching_scores_follow_eq_2_to_4(variant):
+    torch.manual_seed(0)
+    model = MTIN(2, 10, embedding_dim=4, hidden=4, n_masks=2, n_groups=3, variant=variant)
+    ms = model.branches["pos"].matching
+    x, memory = torch.randn(2, 5, 4), torch.randn(2, 3, 4)
+    torch.set_grad_enabled(False)
+    got = ms(x, memory)
+    relu = torch.relu
+    for b in range(2):
+        for j in range(5):
+            for g in range(3):
+                s = ms.co_attention(relu(ms.item_proj(x[b, j]) + ms.group_proj(memory[b, g])))  # eq. 2
+                x_hat, c_hat = s * x[b, j], s * memory[b, g]  # eq. 3
+                want = ms.score[2](relu(ms.score[0](torch.cat([x_hat, c_hat]))))  # eq. 4
+                if variant == "default":  # the additions: γ cos(x̂, ĉ), then a sigmoid
+                    want = torch.sigmoid(want + ms.temperature * torch.nn.functional.cosine_similarity(
+                        x_hat, c_hat, dim=0))
+                assert float(got[b, j, g]) == pytest.approx(float(want), rel=1e-4, abs=1e-6)
+    torch.set_grad_enabled(True)
+
+
+def _batch(n_users=3, length=6, n_items=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = {"user": torch.tensor([0, 1, 2, 0]), "item": torch.randint(0, n_items, (4,), generator=g)}
+    for branch in ("pos", "neg"):
+        out[f"{branch}_items"] = torch.randint(0, n_items, (4, length), generator=g)
+        out[f"{branch}_lengths"] = torch.tensor([length, 4, 1, 0])
+        out[f"{branch}_times"] = torch.zeros(4, length, dtype=torch.long)
+    return out
+
+
+def _lively(model):
+    """Weights away from the small initialisation, so the memory, r_g and h_p all matter."""
+    with torch.no_grad():
+        for b in model.branches.values():
+            b.memory.weight.normal_()
+        model.items.emb.weight.normal_()
+    return model.eval()
+
+
+@pytest.mark.parametrize("readout", ["sum", "target"])
+def test_a_branch_adds_memory_group_and_interest_and_reads_out_per_eq_10_11(readout):
+    """slot_p = c_p + r_p + h_p; q = Σ_p slot_p (eq. 11) or the candidate's attention over the slots; P(x_e|H) =
+    MLP([q ; x_e]). Replacing the slots by the raw memory (dropping eq. 5–10) fails here."""
+    torch.manual_seed(0)
+    model = _lively(MTIN(3, 12, embedding_dim=4, hidden=5, n_masks=2, n_groups=3, readout=readout,
+                         user_embedding=False))
+    batch = _batch()
+    branch = model.branches["pos"]
+    items, _, valid = history(batch, "pos")
+    x, target = model.items(items), model.items(batch["item"])
+    with torch.no_grad():
+        logit, _, details = branch(batch["user"], x, valid, target, model.routing)
+        memory = branch.memory(batch["user"]).view(-1, 3, 4)
+        assign, weight = details["assign"], details["weight"]
+        r = branch.group_representations(x, assign, weight)
+        present = (assign[:, :, None] == torch.arange(3)).any(1)
+        r = r * present[..., None]
+        h, _ = branch.interest(memory, r, present)
+        assert r.abs().sum() > 0 and h.abs().sum() > 0
+        for b in range(4):
+            slots = memory[b] + r[b] + h[b]
+            if readout == "sum":
+                q = slots.sum(0)
+            else:
+                attend = torch.softmax(slots @ target[b] / 2.0, 0)
+                q = 3 * (attend[:, None] * slots).sum(0)
+            want = branch.predictor(torch.cat([q, target[b]]))
+            assert float(logit[b]) == pytest.approx(float(want), rel=1e-4, abs=1e-5)
+
+
+def test_the_prediction_combines_both_branches_linearly():
+    torch.manual_seed(0)
+    model = _lively(MTIN(3, 12, embedding_dim=4, hidden=5, n_masks=2, n_groups=2))
+    with torch.no_grad():
+        model.combine.weight.copy_(torch.tensor([[0.7, -1.3]]))
+        model.combine.bias.fill_(0.2)
+    batch = _batch(seed=1)
+    profile = model.user_emb(batch["user"])
+    target = model.items(batch["item"])
+    with torch.no_grad():
+        parts = []
+        for name in ("pos", "neg"):
+            items, _, valid = history(batch, name)
+            parts.append(model.branches[name](batch["user"], model.items(items), valid, target, model.routing,
+                                              profile)[0])
+        assert torch.allclose(model.predict(batch), 0.7 * parts[0] - 1.3 * parts[1] + 0.2, atol=1e-5)
+    single = _lively(MTIN(3, 12, embedding_dim=4, hidden=5, n_masks=2, n_groups=2, use_negative=False))
+    assert list(single.branches) == ["pos"] and single.combine.weight.shape == (1, 1)
+
+
+def test_memory_moves_toward_the_weighted_centre_of_each_slots_items():
+    torch.manual_seed(0)
+    model = MTIN(3, 12, embedding_dim=4, hidden=4, n_masks=2, n_groups=2, memory_momentum=0.75)
+    branch = model.branches["pos"]
+    user = torch.tensor([0, 1, 0])  # user 0 twice: the mean of its two rows' centres
+    x = torch.randn(3, 4, 4)
+    assign = torch.tensor([[0, 0, 1, -1], [1, 1, -1, -1], [0, -1, -1, -1]])
+    weight = torch.rand(3, 4) * (assign >= 0)
+    before = branch.memory.weight.detach().clone().view(3, 2, 4)
+    branch.update_memory(user, x, assign, weight)
+    after = branch.memory.weight.detach().view(3, 2, 4)
+    centres = {}
+    for row, u in enumerate(user.tolist()):
+        for g in range(2):
+            members = [j for j in range(4) if assign[row, j] == g]
+            if members:
+                w = weight[row, members]
+                centres.setdefault((u, g), []).append((w[:, None] * x[row, members]).sum(0) / w.sum())
+    for u in range(3):
+        for g in range(2):
+            if (u, g) in centres:
+                want = 0.75 * before[u, g] + 0.25 * torch.stack(centres[(u, g)]).mean(0)
+            else:
+                want = before[u, g]  # no item routed to the slot (user 2 is not in the batch)
+            assert torch.allclose(after[u, g], want, atol=1e-6)
+
+
+def test_paper_variant_is_the_printed_model_and_each_switch_overrides_it():
+    from graphrec.models.mtin import PAPER
+
+    paper = MTIN(3, 12, embedding_dim=4, hidden=4, n_masks=2, n_groups=2, variant="paper")
+    assert paper.switches == PAPER and paper.user_emb is None and paper.routing["order"] == "sequential"
+    branch = paper.branches["pos"]
+    assert not branch.matching.affinity and not branch.matching.squash and branch.readout == "sum"
+    assert branch.temporal.bilinear.dim() == 4 and branch.momentum == 1.0
+    paper.train()
+    before = branch.memory.weight.detach().clone()
+    paper.loss({**_batch(), "label": torch.tensor([1.0, 0, 1, 0])})
+    assert branch.memory.weight.equal(before)  # no moving-average memory
+    mixed = MTIN(3, 12, embedding_dim=4, hidden=4, n_masks=2, n_groups=2, variant="paper", readout="target")
+    assert mixed.branches["pos"].readout == "target" and mixed.switches["affinity"] is False
+    ablated = MTIN(3, 12, embedding_dim=4, hidden=4, n_masks=2, n_groups=2, temporal_masks=False, interest_mask=False)
+    assert ablated.branches["pos"].temporal is None and ablated.branches["pos"].interest is None
+    ablated.predict(_batch())  # still a model
 
 
 def test_kmeans_centres_recover_planted_clusters_per_row():

@@ -16,6 +16,21 @@ Items: an ID embedding plus a projection of the item's features (all modalities,
 has features (visual on MicroVideo-1.7M / KuaiShou; genres on MovieLens); ID embeddings only otherwise
 (the KuaiRand log here). Variants: ``memory_init: random`` is MTIN-P, ``n_groups: 1`` is MTIN-I.
 
+``variant: paper`` is the printed model and ``variant: default`` today's, which differs by the additions below;
+each is a switch of its own (a switch left null takes its variant's value, so ``variant=paper readout=target`` is
+the printed model with one addition) — printed → default:
+``affinity`` false → true and ``squash`` false → true (eq. 4 as printed, or + γ cos and a sigmoid);
+``readout`` sum (eq. 11) → target; ``user_embedding`` false → true; ``memory_momentum`` 1 (no moving-average
+memory) → 0.9; ``group_weight`` straight_through (an item enters its group whole, forward value 1, the gradient of
+its discounted score passed through, so the matching network still learns) → score; ``per_group_masks`` true
+(W^k_g, eq. 5) → false (shared W^k); ``merge_layers`` 2 (eq. 7's MLP: Linear, ReLU, Linear) → 1;
+``routing`` sequential (Algorithm 1's order) → parallel; ``epsilon`` 0 (raw eq. 4 scores: a positive discounted
+score joins a group; the paper gives no value) → 0.1 (for scores in (0, 1)). The paper's components can be
+removed one by one for the ablation: ``temporal_masks: false`` (eq. 5–7: r_g is the sum of its weighted items),
+``interest_mask: false`` (eq. 8–10: h_p = 0), ``use_negative: false`` (the H_neg branch), ``routing: argmax``
+(Algorithm 1: every item to its best-scoring group, no discount ξ, no ε). What each does on real data:
+``benchmarks/README.md``, "MTIN ablation".
+
 Choices and deviations, with reasons:
 - The paper does not say how M_u is pre-trained. Here it is initialised (``init_from_training``) as the k-means
   centres (s clusters, a few Lloyd steps, vectorised over users) of the initial item vectors of the user's last
@@ -66,19 +81,46 @@ from graphrec.models.ctr_common import ClickModel, ItemVectors, history, mlp
 from graphrec.models.mtin_layers import InterestMask, MatchingScores, TemporalMasks, interest_routing
 
 
+# the switches that tell today's default from the printed model (``variant``); each is also a config key
+DEFAULT = {"affinity": True, "squash": True, "readout": "target", "user_embedding": True, "memory_momentum": 0.9,
+           "group_weight": "score", "per_group_masks": False, "merge_layers": 1, "routing": "parallel",
+           "epsilon": 0.1}
+PAPER = {"affinity": False, "squash": False, "readout": "sum", "user_embedding": False, "memory_momentum": 1.0,
+         "group_weight": "straight_through", "per_group_masks": True, "merge_layers": 2, "routing": "sequential",
+         "epsilon": 0.0}
+CHOICES = {"readout": ("sum", "target"), "group_weight": ("score", "straight_through"),
+           "routing": ("parallel", "sequential", "argmax"), "memory_init": ("kmeans", "random"),
+           "variant": ("default", "paper")}
+
+
 class InterestBranch(nn.Module):
     """One branch (H_pos or H_neg): routing, temporal masks, interest mask, prediction MLP."""
 
     def __init__(self, n_users: int, dim: int, n_groups: int, n_masks: int, threshold: float, hidden: int,
-                 momentum: float, readout: str):
+                 momentum: float, readout: str, affinity: bool = True, squash: bool = True,
+                 group_weight: str = "score", per_group_masks: bool = False, merge_layers: int = 1,
+                 temporal_masks: bool = True, interest_mask: bool = True):
         super().__init__()
         self.n_groups, self.dim, self.momentum, self.readout = int(n_groups), int(dim), float(momentum), readout
+        self.group_weight = group_weight
         self.memory = nn.Embedding(n_users, n_groups * dim)
         nn.init.normal_(self.memory.weight, std=0.01)
-        self.matching = MatchingScores(dim)
-        self.temporal = TemporalMasks(dim, n_masks)
-        self.interest = InterestMask(dim, threshold)
+        self.matching = MatchingScores(dim, affinity=affinity, squash=squash)
+        self.temporal = TemporalMasks(dim, n_masks, n_groups=n_groups if per_group_masks else None,
+                                      merge_layers=merge_layers) if temporal_masks else None
+        self.interest = InterestMask(dim, threshold) if interest_mask else None
         self.predictor = mlp([2 * dim, hidden, 1], nn.ReLU)
+
+    def group_representations(self, x: torch.Tensor, assign: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """r_g ``[B, s, d]``: eq. 5–7 over the items routed to g, each entering with its group weight (``score``:
+        its discounted score p^(d); ``straight_through``: 1, the gradient of p^(d) passed through); without the
+        temporal masks, the sum of the group's weighted items."""
+        scale = weight if self.group_weight == "score" else weight - weight.detach() + (assign >= 0).to(x.dtype)
+        x = scale[..., None] * x
+        if self.temporal is None:
+            member = torch.nn.functional.one_hot(assign + 1, self.n_groups + 1)[..., 1:].to(x.dtype)
+            return member.transpose(1, 2) @ x
+        return self.temporal(x, assign, self.n_groups)
 
     def forward(self, user: torch.Tensor, x: torch.Tensor, valid: torch.Tensor, target: torch.Tensor,
                 routing: dict, profile: torch.Tensor | None = None
@@ -86,11 +128,14 @@ class InterestBranch(nn.Module):
         memory = self.memory(user).view(-1, self.n_groups, self.dim)
         p = self.matching(x, memory)
         assign, weight = interest_routing(p, valid, **routing)
-        groups = self.temporal(weight[..., None] * x, assign, self.n_groups)
+        groups = self.group_representations(x, assign, weight)
         present = (assign[:, :, None] == torch.arange(self.n_groups, device=x.device)).any(1)  # [B, s]
         groups = groups * present[..., None]
-        h, w = self.interest(memory, groups, present)
-        slots = memory + groups + h  # [B, s, d]
+        if self.interest is not None:
+            h, w = self.interest(memory, groups, present)
+        else:
+            h, w = torch.zeros_like(groups), groups.new_zeros(groups.shape[0], self.n_groups, self.n_groups)
+        slots = memory + groups + h  # [B, s, d]: c_p + r_p + h_p
         if self.readout == "sum":
             q = slots.sum(1)  # eq. 11
         else:  # "target": the candidate attends over the slots
@@ -125,31 +170,46 @@ class InterestBranch(nn.Module):
 class MTIN(ClickModel):
     def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor] | None = None,
                  embedding_dim: int = 128, n_groups: int = 4, n_masks: int = 8, routing_iterations: int = 3,
-                 discount_base: float = 2.0, epsilon: float = 0.1, threshold: float = 0.1, hidden: int = 128,
-                 use_negative: bool = True, memory_init: str = "kmeans", memory_init_items: int = 50,
-                 memory_momentum: float = 0.9, readout: str = "target", user_embedding: bool = True,
-                 use_features: bool = True, reg_weight: float = 1e-4):
+                 discount_base: float = 2.0, epsilon: float | None = None, threshold: float = 0.1,
+                 hidden: int = 128, use_negative: bool = True, memory_init: str = "kmeans",
+                 memory_init_items: int = 50, memory_momentum: float | None = None, readout: str | None = None,
+                 user_embedding: bool | None = None, use_features: bool = True, reg_weight: float = 1e-4,
+                 variant: str = "default", affinity: bool | None = None, squash: bool | None = None,
+                 group_weight: str | None = None, per_group_masks: bool | None = None,
+                 merge_layers: int | None = None, routing: str | None = None, temporal_masks: bool = True,
+                 interest_mask: bool = True):
         super().__init__(n_users, n_items)
+        if variant not in CHOICES["variant"]:
+            raise ConfigError(f"model.variant: 'default' or 'paper' (the printed model), got '{variant}'")
+        given = {"affinity": affinity, "squash": squash, "readout": readout, "user_embedding": user_embedding,
+                 "memory_momentum": memory_momentum, "group_weight": group_weight,
+                 "per_group_masks": per_group_masks, "merge_layers": merge_layers, "routing": routing,
+                 "epsilon": epsilon}
+        # a switch left at None takes its variant's value (module doc): variant=paper is the printed model
+        self.switches = {k: v if v is not None else (PAPER if variant == "paper" else DEFAULT)[k]
+                         for k, v in given.items()}
+        sw = {**self.switches, "memory_init": memory_init}
+        for key, allowed in CHOICES.items():
+            if key in sw and sw[key] not in allowed:
+                raise ConfigError(f"model.{key}: expected one of {', '.join(allowed)}, got '{sw[key]}'")
         d = int(embedding_dim)
         self.items = ItemVectors(n_items, d, features, use_features)
         self.user_emb = None
-        if user_embedding:
+        if sw["user_embedding"]:
             self.user_emb = nn.Embedding(n_users, d)
             nn.init.normal_(self.user_emb.weight, std=0.01)
         self.routing = {"iterations": int(routing_iterations), "base": float(discount_base),
-                        "epsilon": float(epsilon)}
+                        "epsilon": float(sw["epsilon"]), "order": sw["routing"]}
         branches = ("pos", "neg") if use_negative else ("pos",)
-        self.branches = nn.ModuleDict({b: InterestBranch(n_users, d, n_groups, n_masks, threshold, hidden,
-                                                             memory_momentum, readout)
-                                       for b in branches})
+        self.branches = nn.ModuleDict({b: InterestBranch(
+            n_users, d, n_groups, n_masks, threshold, hidden, sw["memory_momentum"], sw["readout"],
+            affinity=sw["affinity"], squash=sw["squash"], group_weight=sw["group_weight"],
+            per_group_masks=sw["per_group_masks"], merge_layers=int(sw["merge_layers"]),
+            temporal_masks=temporal_masks, interest_mask=interest_mask) for b in branches})
         self.combine = nn.Linear(len(branches), 1)  # a · P(x_e | H_pos) + b · P(x_e | H_neg) + c
         with torch.no_grad():
             self.combine.weight.copy_(torch.tensor([1.0, -1.0][:len(branches)]))
             self.combine.bias.zero_()
-        if readout not in ("sum", "target"):
-            raise ConfigError(f"model.readout: 'sum' (eq. 11) or 'target', got '{readout}'")
-        if memory_init not in ("kmeans", "random"):
-            raise ConfigError(f"model.memory_init: 'kmeans' (MTIN) or 'random' (MTIN-P), got '{memory_init}'")
         self.memory_init, self.memory_init_items = memory_init, int(memory_init_items)
         self.reg_weight = float(reg_weight)
 
