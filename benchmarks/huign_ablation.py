@@ -14,14 +14,7 @@ one of BASELINES (that model at its config defaults). Configurations are chosen 
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import statistics
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+import _ablation
 
 SETTINGS = {
     "paper": ["model.variant=paper"],
@@ -39,9 +32,9 @@ SETTINGS = {
 }
 # the paper's baselines that the toolkit has (and BPR-MF), trained under the same split and selection rule
 BASELINES = ("mf", "vbpr", "ngcf", "mmgcn")
-DATASETS = {"tiktok": (["dataset=tiktok"], "recall@20", "ndcg@20"),
-            "ml100k": (["dataset=ml100k", "eval=huign"], "recall@10", "ndcg@10"),
-            "ml-latest-small": (["dataset=ml-latest-small", "eval=huign"], "recall@10", "ndcg@10")}
+DATASETS = {"tiktok": (["dataset=tiktok"], ["recall@20", "ndcg@20"]),
+            "ml100k": (["dataset=ml100k", "eval=huign"], ["recall@10", "ndcg@10"]),
+            "ml-latest-small": (["dataset=ml-latest-small", "eval=huign"], ["recall@10", "ndcg@10"])}
 
 
 def settings_from(spec: str) -> list[str]:
@@ -52,60 +45,8 @@ def settings_from(spec: str) -> list[str]:
     return ["model=huign", *(o for part in spec.split("+") for o in SETTINGS[part])]
 
 
-def run_one(out: Path, dataset: str, label: str, seed: int, extra: list[str]) -> str:
-    run_dir = out / dataset / f"{label}-s{seed}"
-    if (run_dir / "results.json").exists():
-        return f"skip {run_dir.name}"
-    cmd = [sys.executable, "-m", "graphrec.cli", "train", *DATASETS[dataset][0],
-           *settings_from(label), *extra, f"seed={seed}", "trainer.progress=false", f"hydra.run.dir={run_dir}"]
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    if done.returncode != 0:
-        return f"FAILED {run_dir.name}: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ''}"
-    res = json.loads((run_dir / "results.json").read_text())
-    metric = DATASETS[dataset][1]
-    return (f"done {run_dir.name}: valid {metric} {res['valid'][metric]:.4f}, best epoch {res['best_epoch']} of "
-            f"{res['epochs_run']}, {res['timing']['train_s_per_epoch']:.2f} s/epoch")
-
-
-def table(out: Path, dataset: str) -> None:
-    recall, ndcg = DATASETS[dataset][1:]
-    groups: dict[str, list[dict]] = {}
-    for path in sorted((out / dataset).glob("*/results.json")):
-        label = path.parent.name.rsplit("-s", 1)[0]
-        groups.setdefault(label, []).append(json.loads(path.read_text()))
-    print(f"| setting | runs | valid {recall} | valid {ndcg} | test {recall} | test {ndcg} | best epochs | s/epoch |")
-    print("|---|---|---|---|---|---|---|---|")
-    for label, runs in groups.items():
-        def cell(part: str, m: str) -> str:
-            values = [r[part][m] for r in runs]
-            sd = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
-            return f"{statistics.mean(values):.4f}{sd}"
-        epochs = " / ".join(str(r["best_epoch"]) for r in runs)
-        speed = statistics.mean(r["timing"]["train_s_per_epoch"] for r in runs)
-        print(f"| {label} | {len(runs)} | {cell('valid', recall)} | {cell('valid', ndcg)} | {cell('test', recall)} | "
-              f"{cell('test', ndcg)} | {epochs} | {speed:.2f} |")
-
-
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["run", "table"])
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--dataset", choices=sorted(DATASETS), required=True)
-    p.add_argument("--only", default=None, help="comma-separated settings (a+b combines); default: all alone")
-    p.add_argument("--seeds", default="0")
-    p.add_argument("--jobs", type=int, default=1)
-    args, extra = p.parse_known_args()
-    if args.what == "table":
-        table(args.out, args.dataset)
-        return
-    labels = args.only.split(",") if args.only else list(SETTINGS)
-    for label in labels:
-        settings_from(label)  # unknown names fail before any run
-    print(f"command: python {' '.join(sys.argv)}", flush=True)
-    tasks = [(label, int(s)) for s in args.seeds.split(",") for label in labels]
-    with ThreadPoolExecutor(args.jobs) as pool:
-        for line in pool.map(lambda t: run_one(args.out, args.dataset, t[0], t[1], extra), tasks):
-            print(line, flush=True)
+    _ablation.main(__doc__, list(SETTINGS), DATASETS, settings_from)
 
 
 if __name__ == "__main__":

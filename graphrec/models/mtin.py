@@ -35,7 +35,10 @@ Choices and deviations, with reasons:
 - The paper does not say how M_u is pre-trained. Here it is initialised (``init_from_training``) as the k-means
   centres (s clusters, a few Lloyd steps, vectorised over users) of the initial item vectors of the user's last
   ``memory_init_items`` training clicks (non-clicks for the H_neg memory), then learned with the model; MTIN-P
-  starts it at N(0, 0.01²) and learns it the same way. "Added to the memory" is read as the sum
+  starts it at N(0, 0.01²) and learns it the same way. On a dataset without item features (the KuaiRand log
+  here) the initial item vectors are random ID embeddings, so this "pre-training" is k-means over random vectors:
+  MTIN-P against MTIN means nothing there (a log line says so); only with content features (MovieLens' genres and
+  titles) does it see something real. "Added to the memory" is read as the sum
   c_p + r_p + h_p of the slot's prediction input; the stored memory moves only as described below.
 - Matching scores are squashed by a sigmoid: Algorithm 1 divides p by ξ_g ≥ 1, which only lowers a score when
   it is positive, and ε is then a threshold in (0, 1). Before the sigmoid the co-attended affinity
@@ -71,6 +74,8 @@ Choices and deviations, with reasons:
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 from torch import nn
@@ -79,6 +84,8 @@ from graphrec.data.histories import HistoryIndex
 from graphrec.errors import ConfigError
 from graphrec.models.ctr_common import ClickModel, ItemVectors, history, mlp
 from graphrec.models.mtin_layers import InterestMask, MatchingScores, TemporalMasks, interest_routing
+
+log = logging.getLogger("graphrec")
 
 
 # the switches that tell today's default from the printed model (``variant``); each is also a config key
@@ -252,6 +259,9 @@ class MTIN(ClickModel):
         """Pre-train each branch's memory as k-means centres of the user's last training (non-)clicks."""
         if self.memory_init != "kmeans":
             return
+        if self.items.content is None:
+            log.info("mtin: memory_init=kmeans on ID-only items is k-means over random initial embeddings, not a "
+                     "pre-training on content (MTIN and MTIN-P differ only in that random start here)")
         for name, branch in self.branches.items():
             keep = click == (1 if name == "pos" else 0)
             index = HistoryIndex(user[keep].cpu().numpy(), item[keep].cpu().numpy(), time[keep].cpu().numpy())
