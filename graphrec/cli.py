@@ -179,12 +179,11 @@ def run_time(fmt: str) -> str:
 def _register_resolvers() -> None:
     from omegaconf import OmegaConf
 
+    from graphrec import run_dirs
     from graphrec.evaluation.metrics import optuna_direction
 
-    OmegaConf.register_new_resolver("metric_direction", optuna_direction, replace=True)
-    from graphrec import run_dirs
-
     run_dirs.reset()  # each command claims its own run dir
+    OmegaConf.register_new_resolver("metric_direction", optuna_direction, replace=True)
     OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)
     OmegaConf.register_new_resolver("run_time", run_time, replace=True)
     OmegaConf.register_new_resolver("claim_dir", run_dirs.claim_dir, replace=True, use_cache=True)
@@ -285,8 +284,9 @@ def _train(argv: list[str]) -> None:
         except GraphrecError as exc:
             if main_rank and not (run_dir / "checkpoints").exists():  # failed before training: no half-made dir
                 _remove_run_dir(run_dir)
-                if multirun and {e.name for e in Path(hc.sweep.dir).iterdir()} <= {"multirun.yaml"}:
-                    _remove_run_dir(Path(hc.sweep.dir))  # the sweep's first job failed: no empty sweep dir
+                sweep = Path(hc.sweep.dir) if multirun else None
+                if sweep is not None and sweep.is_dir() and {e.name for e in sweep.iterdir()} <= {"multirun.yaml"}:
+                    _remove_run_dir(sweep)  # the sweep's first job failed: no empty sweep dir
             _fail(str(exc))
         except (KeyboardInterrupt, Terminated) as exc:
             stopped = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
