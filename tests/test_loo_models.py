@@ -279,6 +279,7 @@ def test_iris_item_terms_are_eq11_linear_weights_and_pairs_within_each_field():
     """The item-only part of ŷ: w_hᵀh + w_fᵀf + Σ_field Σ_{k<l} x_k x_l ⟨V_k, V_l⟩, by explicit double loops."""
     model = iris_model()
     with torch.no_grad():
+        model.within_field_pairs = True
         _, linear = model.item_fields()
         _, fields_only = iris_model(within_field_pairs=False).item_fields()
         h, vh = model.latent, model.content.weight.T
