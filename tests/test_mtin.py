@@ -138,7 +138,7 @@ def test_per_group_temporal_masks_use_each_groups_own_matrix():
         assert torch.allclose(out[0, g], tm.merge(torch.cat(parts)), atol=1e-5)
 
 
-@pytest.mark.parametrize("variant", ["paper", "default"])
+@pytest.mark.parametrize("variant", ["paper", "extended"])
 def test_matching_scores_follow_eq_2_to_4(variant):
     torch.manual_seed(0)
     model = MTIN(2, 10, embedding_dim=4, hidden=4, n_masks=2, n_groups=3, variant=variant)
@@ -153,7 +153,7 @@ def test_matching_scores_follow_eq_2_to_4(variant):
                 s = ms.co_attention(relu(ms.item_proj(x[b, j]) + ms.group_proj(memory[b, g])))  # eq. 2
                 x_hat, c_hat = s * x[b, j], s * memory[b, g]  # eq. 3
                 want = ms.score[2](relu(ms.score[0](torch.cat([x_hat, c_hat]))))  # eq. 4
-                if variant == "default":  # the additions: γ cos(x̂, ĉ), then a sigmoid
+                if variant == "extended":  # the additions: γ cos(x̂, ĉ), then a sigmoid
                     want = torch.sigmoid(want + ms.temperature * torch.nn.functional.cosine_similarity(
                         x_hat, c_hat, dim=0))
                 assert float(got[b, j, g]) == pytest.approx(float(want), rel=1e-4, abs=1e-6)
@@ -212,7 +212,7 @@ def test_a_branch_adds_memory_group_and_interest_and_reads_out_per_eq_10_11(read
 
 def test_the_prediction_combines_both_branches_linearly():
     torch.manual_seed(0)
-    model = _lively(MTIN(3, 12, embedding_dim=4, hidden=5, n_masks=2, n_groups=2))
+    model = _lively(MTIN(3, 12, embedding_dim=4, hidden=5, n_masks=2, n_groups=2, variant="extended"))
     with torch.no_grad():
         model.combine.weight.copy_(torch.tensor([[0.7, -1.3]]))
         model.combine.bias.fill_(0.2)
@@ -307,7 +307,7 @@ def test_memory_init_switch_and_bad_values():
 WORLD = ["dataset.synthetic.n_users=300", "dataset.synthetic.n_items=400", "dataset.synthetic.interactions_per_user=15",
          "dataset.synthetic.interests=3", "dataset.synthetic.false_click_rate=0.15", "dataset.synthetic.n_coarse=8",
          "dataset.synthetic.branching=[2,2]", "eval.history_length=20", "trainer.epochs=12"]
-SMALL_MTIN = ["model=mtin", "model.embedding_dim=32", "model.hidden=32", "model.n_masks=4"]
+SMALL_MTIN = ["model=mtin", "model.variant=extended", "model.embedding_dim=32", "model.hidden=32", "model.n_masks=4"]
 
 
 @pytest.fixture(scope="module")
