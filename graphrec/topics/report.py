@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from graphrec.atomic import write_text
 from graphrec.experiment import load_configured_dataset
-from graphrec.provenance import result_config
+from graphrec.provenance import flatten, result_config
 from graphrec.topics.assign import load_npz, read_stage
 from graphrec.topics.queues import queue_recall
 from graphrec.topics.settings import ranker_runs
@@ -41,16 +41,6 @@ def _markdown(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _flat(config: dict, prefix: str = "") -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and value:
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = json.dumps(value, sort_keys=True, default=str)
-    return out
-
-
 # keys that never change what a run learns or how it is judged (besides provenance.NON_RESULT_KEYS)
 _NOT_A_SETTING = ("seed", "device", "data_root", "graph_cache", "deterministic", "retain_freed_memory")
 
@@ -65,10 +55,12 @@ def ranker_table(patterns: list[str]) -> list[dict]:
         r = json.loads(path.read_text())
         saved = path.parent / ".hydra" / "config.yaml"
         config = OmegaConf.to_container(OmegaConf.load(saved), resolve=False) if saved.is_file() else {}
-        flat = {k: v for k, v in _flat(result_config(config)).items() if k not in _NOT_A_SETTING}
+        flat = {k: json.dumps(v, sort_keys=True, default=str) for k, v in flatten(result_config(config)).items()
+                if k not in _NOT_A_SETTING}
         if "auc" in (r.get("test") or {}):
             fields = ",".join((config.get("model") or {}).get("item_fields") or []) or "none"
             runs.append((r.get("model", "?"), fields, flat, float(r["test"]["auc"])))
+
     def differing(members: list[tuple], model_keys: bool) -> list[str]:
         keys = sorted({k for _, _, flat, _ in members for k in flat if k.startswith("model.") == model_keys})
         return [k for k in keys if len({flat.get(k) for _, _, flat, _ in members}) > 1

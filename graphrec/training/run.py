@@ -28,7 +28,7 @@ from graphrec.checks import check_run_config
 from graphrec.errors import ConfigError, GraphrecError
 from graphrec.evaluation.metrics import metric_values
 from graphrec.experiment import Experiment, build_experiment
-from graphrec.provenance import provenance, result_config
+from graphrec.provenance import flatten, provenance, result_config
 from graphrec.training.checkpoint import load_checkpoint, write_json
 from graphrec.training.loggers import ConsoleLogger, CSVLogger, Logger, LoggerGroup, WandbLogger
 from graphrec.training.trainer import Trainer, TrainState
@@ -62,19 +62,9 @@ def build_loggers(lcfg: DictConfig, run_dir: Path, job: JobInfo) -> LoggerGroup:
 # ---------------------------------------------------------------------------------------------------- resume
 
 
-def _flat(config: dict, prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and value:
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def config_differences(saved: dict, wanted: dict) -> list[str]:
     """``key: saved → wanted`` for every result-relevant key that differs."""
-    a, b = _flat(result_config(saved)), _flat(result_config(wanted))
+    a, b = flatten(result_config(saved)), flatten(result_config(wanted))
     return [f"{k}: {a.get(k, '(absent)')!r} → {b.get(k, '(absent)')!r}" for k in sorted(set(a) | set(b))
             if a.get(k, "(absent)") != b.get(k, "(absent)")]
 
