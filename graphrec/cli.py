@@ -124,7 +124,7 @@ def _check_overrides(argv: list[str]) -> list[str]:
 
     configs = []
     jobs = _job_overrides(argv)
-    hydra_overrides = [a for a in argv if not a.startswith("-") and a.lstrip("+~").startswith("hydra.")]
+    hydra_overrides = [a for a in argv if not a.startswith("-") and a.lstrip("+~").startswith(("hydra.", "hydra/"))]
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
         for overrides in jobs:
             try:

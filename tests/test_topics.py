@@ -239,7 +239,10 @@ def test_topics_fit_assign_report_and_a_ranker_with_topic_ids_end_to_end(tmp_pat
     assert out.returncode == 0, out.stderr[-2000:]
     tables = json.loads((tmp_path / "report" / "tables.json").read_text())
     assert {r["queue"] for r in tables["queues"]} == {"topic", "popularity", "random"}
-    assert tables["rankers"][0]["item_fields"] == "topic" and len(tables["representations"]) == 6
+    assert tables["rankers"][0]["item_fields"] == "topic"
+    names = [r["representation"] for r in tables["representations"]]
+    assert names[-3:] == ["DeepWalk tag vector (tagged videos only)", "[z ‖ tag vector], untagged ē = 0",
+                          "[z ‖ tag vector], untagged ē from the tag tower"] and len(names) == 7
     assert (tmp_path / "report" / "figures" / "topics.png").stat().st_size > 10_000
     bad = _run("topics", "report", *world, "fit_dir=assign", "hydra.run.dir=bad", cwd=tmp_path)
     assert bad.returncode == 2 and "is a `topics assign` run" in bad.stderr and len(bad.stderr.splitlines()) == 1
