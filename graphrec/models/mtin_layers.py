@@ -43,9 +43,12 @@ class MatchingScores(nn.Module):
         s = self.co_attention(torch.relu(self.item_proj(x)[:, :, None, :] + self.group_proj(memory)[:, None, :, :]))
         x_hat = s * x[:, :, None, :]  # [B, L, s, d]
         c_hat = s * memory[:, None, :, :]
+        # the affinity first: the same order of operations (so of gradient sums) as before the switches existed,
+        # which keeps variant=extended bit-identical to the runs behind the README's rows
+        affinity = self.temperature * torch.cosine_similarity(x_hat, c_hat, dim=-1) if self.affinity else None
         p = self.score(torch.cat([x_hat, c_hat], -1)).squeeze(-1)
-        if self.affinity:
-            p = p + self.temperature * torch.cosine_similarity(x_hat, c_hat, dim=-1)
+        if affinity is not None:
+            p = p + affinity
         return torch.sigmoid(p) if self.squash else p
 
 
