@@ -6,6 +6,7 @@ with the target removed from its own history; the FM against its O(n²) definiti
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -231,6 +232,12 @@ def test_movielens_declares_its_genre_vector_a_probability_modality(tmp_path):
     ds = load(shared_dataset("ml-100k"), "ml", text_encoder="tfidf")
     assert ds.probability_modalities == ["genre"]
     save_dataset(ds, tmp_path)
+    assert load_dataset("ml", tmp_path).probability_modalities == ["genre"]
+    # a MovieLens dataset prepared before meta.json had the key keeps its genre declaration
+    meta_path = tmp_path / "ml" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["probability_modalities"]
+    meta_path.write_text(json.dumps(meta))
     assert load_dataset("ml", tmp_path).probability_modalities == ["genre"]
 
 

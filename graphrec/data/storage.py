@@ -208,7 +208,10 @@ def load_dataset(name: str, root: str | Path | None = None) -> Dataset:
         group, _, sub = key.partition(".")
         groups[group][sub] = value
     ds.source = dict(meta.get("source", {}), checksums=meta.get("checksums", {}))
-    ds.probability_modalities = [str(m) for m in meta.get("probability_modalities") or [] if m in ds.features]
+    declared = meta.get("probability_modalities")
+    if declared is None and ds.source.get("format") == "movielens":
+        declared = ["genre"]  # prepared before the key existed: what the MovieLens importer has always declared
+    ds.probability_modalities = [str(m) for m in declared or [] if m in ds.features]
     check_counts(ds, str(folder / "meta.json"))
     return ds
 
