@@ -42,7 +42,7 @@ def tiktok_root() -> str:
         return str(data_root())
     if not SHARED.is_dir():
         sys.exit(f"no prepared 'tiktok' in {data_root()} and no {SHARED}")
-    from graphrec.data.cli import prepare
+    from graphrec.cli.data import prepare
 
     root = tempfile.mkdtemp(prefix="graphrec-bench-")
     prepare("diffmm", SHARED, "tiktok", root)

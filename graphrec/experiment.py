@@ -107,7 +107,7 @@ _SPLIT_KEYS = ("split", "ratios", "split_seed", "loo_order", "min_user_interacti
 def load_pretrained(model: Recommender, mcfg: DictConfig, ecfg: DictConfig, dataset_fp: str) -> list[str]:
     """Initialise ``model`` from every non-null ``model.pretrained_<name>`` checkpoint (NAIS from FISM, NeuMF
     from GMF and MLP) after checking that it was trained on this dataset with this split."""
-    from graphrec.training.checkpoint import load_checkpoint
+    from graphrec.checkpoints import load_checkpoint
 
     loaded = []
     for key, path in mcfg.items():

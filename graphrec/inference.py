@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from graphrec.errors import ConfigError, GraphrecError
 from graphrec.experiment import Experiment, build_experiment
-from graphrec.training.checkpoint import load_checkpoint
+from graphrec.checkpoints import load_checkpoint
 
 
 def load_run(checkpoint: str | Path, device: str | None = None) -> Experiment:

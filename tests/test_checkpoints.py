@@ -7,7 +7,7 @@ import torch
 
 from graphrec.atomic import atomic_write
 from graphrec.errors import GraphrecError
-from graphrec.training.checkpoint import CHECKSUM_KEY, load_checkpoint, save_checkpoint
+from graphrec.checkpoints import CHECKSUM_KEY, load_checkpoint, save_checkpoint
 from graphrec.training.run import run_training
 from tests.test_bad_input import assert_clean_error, run_cli
 from tests.test_cli import FAST

@@ -72,7 +72,7 @@ def test_ctr_needs_impressions(make_cfg, tmp_path):
 @pytest.mark.parametrize("override, field", [("eval.split=loo", "eval.split"), ("eval.metrics=[hit@10]", "hit@10"),
                                              ("eval.history_length=0", "eval.history_length")])
 def test_ctr_config_errors_at_start_up(make_cfg, override, field):
-    from graphrec.checks import check_run_config
+    from graphrec.training.checks import check_run_config
 
     with pytest.raises(ConfigError, match=field):
         check_run_config(make_cfg("model=din", override))

@@ -13,8 +13,8 @@ from graphrec.atomic import atomic_write
 from graphrec.data.storage import save_dataset
 from graphrec.data.synthetic import generate_world
 from graphrec.errors import DataError
-from graphrec.training import checkpoint
-from graphrec.training.checkpoint import load_checkpoint
+from graphrec import checkpoints as checkpoint
+from graphrec.checkpoints import load_checkpoint
 from graphrec.training.run import run_training
 
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from graphrec import distributed as ddp
-from graphrec.training.checkpoint import load_checkpoint
+from graphrec.checkpoints import load_checkpoint
 from tests.conftest import SMALL_WORLD
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from graphrec.checks import check_run_config
+from graphrec.training.checks import check_run_config
 from graphrec.cli import conf_dir
 from tests.conftest import SMALL_WORLD
 

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graphrec.data.cli import prepare
+from graphrec.cli.data import prepare
 from graphrec.data.storage import load_dataset
 from graphrec.errors import DataError
 from tests.test_bad_input import leftovers

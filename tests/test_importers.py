@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from graphrec.data.cli import prepare
+from graphrec.cli.data import prepare
 from graphrec.data.storage import load_dataset
 from tests.conftest import shared_dataset
 

@@ -385,7 +385,7 @@ def test_every_ranking_model_is_evaluable_under_eval_iris(make_cfg, tmp_path):
 
 def test_nais_pretrains_from_fism_of_the_same_split_only(make_cfg, tmp_path):
     from graphrec.experiment import build_experiment
-    from graphrec.training.checkpoint import load_checkpoint
+    from graphrec.checkpoints import load_checkpoint
     from graphrec.training.run import run_training
 
     run_training(make_cfg("model=fism", "eval=iris", "trainer.epochs=1"), tmp_path / "fism")

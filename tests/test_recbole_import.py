@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graphrec.data.cli import prepare
+from graphrec.cli.data import prepare
 from graphrec.data.storage import load_dataset
 from graphrec.errors import DataError
 from tests.conftest import shared_dataset

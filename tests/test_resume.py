@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from graphrec.errors import ConfigError
-from graphrec.training.checkpoint import load_checkpoint
+from graphrec.checkpoints import load_checkpoint
 from graphrec.training.run import run_training
 from tests.conftest import SMALL_WORLD
 from tests.test_bad_input import assert_clean_error, run_cli
@@ -87,7 +87,7 @@ def test_cuda_generator_states_are_saved_and_restored(make_cfg, tmp_path, monkey
     ckpt = load_checkpoint(tmp_path / "a" / "checkpoints" / "last.pt")
     assert ckpt["cuda_rng"] == []  # CUDA never initialised on this machine
     # a CUDA run's checkpoint: its generator states must be put back on resume
-    from graphrec.training import checkpoint as ck
+    from graphrec import checkpoints as ck
 
     ckpt["cuda_rng"] = [torch.ByteTensor([1, 2, 3])]
     ck.save_checkpoint(ckpt, tmp_path / "a" / "checkpoints" / "last.pt")

@@ -18,7 +18,7 @@ HAVE_TORCHREC = importlib.util.find_spec("torchrec") is not None
                                                      ("lightgcn", "table_wise", "adagrad"),
                                                      ("lightgcn", "column_wise", "sgd")])
 def test_sharded_tables_follow_the_unsharded_model_for_20_steps(tmp_path, model, sharding, optimizer):
-    proc = torchrun(tmp_path, "-m", "graphrec.sharded_tables", f"--model={model}", f"--sharding={sharding}",
+    proc = torchrun(tmp_path, "-m", "graphrec.training.sharded_tables", f"--model={model}", f"--sharding={sharding}",
                     f"--optimizer={optimizer}", "--steps=20")
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
@@ -53,7 +53,7 @@ def test_graphrec_train_with_sharded_tables_follows_the_dense_run(tmp_path, mode
 
 @pytest.mark.skipif(HAVE_TORCHREC, reason="TorchRec is installed")
 def test_without_torchrec_the_error_names_the_recipe():
-    from graphrec.sharded_tables import TorchRecLightGCN, TorchRecMF
+    from graphrec.training.sharded_tables import TorchRecLightGCN, TorchRecMF
 
     for model in (TorchRecMF, TorchRecLightGCN):
         with pytest.raises(ConfigError, match="TorchRec is not installed: see README"):

@@ -7,7 +7,7 @@ import platform
 import pytest
 import torch
 
-from graphrec.training.checkpoint import load_checkpoint
+from graphrec.checkpoints import load_checkpoint
 from graphrec.training.run import run_training
 
 

@@ -40,7 +40,7 @@ class LightGCN(Recommender):
         return {"adj": GraphSpec("bipartite", {"norm": "symmetric"})}
 
     def ego_embeddings(self) -> torch.Tensor:
-        """E^(0), users then items; where the table lives is this method's business (``graphrec.sharded_tables``
+        """E^(0), users then items; where the table lives is this method's business (``graphrec.training.sharded_tables``
         looks it up in TorchRec shards)."""
         return self.embedding
 

@@ -27,7 +27,7 @@ class MF(Recommender):
 
     def lookup(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The batch's rows of the ID tables: (users, positives, negatives); where the tables live is this
-        method's business (``graphrec.sharded_tables`` looks them up in TorchRec shards)."""
+        method's business (``graphrec.training.sharded_tables`` looks them up in TorchRec shards)."""
         return self.user_emb(batch["user"]), self.item_emb(batch["pos"]), self.item_emb(batch["neg"])
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -25,7 +25,7 @@ from graphrec.errors import ConfigError, DataError
 from graphrec.experiment import load_configured_dataset, resolve_device
 from graphrec.topics.fit import save_arrays
 from graphrec.topics.kmeans import tau_for_mean_count, topics_within
-from graphrec.training.checkpoint import write_json
+from graphrec.checkpoints import write_json
 
 log = logging.getLogger("graphrec")
 

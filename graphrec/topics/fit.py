@@ -39,7 +39,7 @@ from graphrec.topics.inputs import class_labels, content_inputs, usable_tags
 from graphrec.topics.kmeans import kmeans
 from graphrec.topics.mmoe import MMoE, task_loss
 from graphrec.topics.skipgram import skipgram
-from graphrec.training.checkpoint import save_checkpoint, write_json
+from graphrec.checkpoints import save_checkpoint, write_json
 
 log = logging.getLogger("graphrec")
 

@@ -29,7 +29,7 @@ from graphrec.topics.assign import load_npz, read_stage
 from graphrec.topics.queues import queue_recall
 from graphrec.topics.settings import ranker_runs
 from graphrec.topics.study import table_one
-from graphrec.training.checkpoint import write_json
+from graphrec.checkpoints import write_json
 
 log = logging.getLogger("graphrec")
 

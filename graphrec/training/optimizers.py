@@ -1,6 +1,6 @@
 """``trainer.optimizer``: the optimiser of a model's parameters, by name.
 
-With ``trainer.tables`` = ``table_wise`` / ``column_wise`` (``graphrec.sharded_tables``) the same name selects the
+With ``trainer.tables`` = ``table_wise`` / ``column_wise`` (``graphrec.training.sharded_tables``) the same name selects the
 optimiser TorchRec fuses into the ID tables' backward; Adagrad's ε is set alike on both paths, so a sharded run
 follows a dense one with ``trainer.optimizer=adagrad``.
 """

@@ -24,12 +24,12 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from graphrec import distributed as ddp
-from graphrec.checks import check_run_config
+from graphrec.training.checks import check_run_config
 from graphrec.errors import ConfigError, GraphrecError
 from graphrec.evaluation.metrics import metric_values
 from graphrec.experiment import Experiment, build_experiment
 from graphrec.provenance import flatten, provenance, result_config
-from graphrec.training.checkpoint import load_checkpoint, write_json
+from graphrec.checkpoints import load_checkpoint, write_json
 from graphrec.training.loggers import ConsoleLogger, CSVLogger, Logger, LoggerGroup, WandbLogger
 from graphrec.training.trainer import Trainer, TrainState
 

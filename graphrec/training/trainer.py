@@ -9,7 +9,7 @@
 - Under torchrun (``graphrec.distributed``): the loss runs under DDP on this rank's slice of each global batch,
   weighted so that the averaged gradient is the whole batch's; rank 0 alone writes checkpoints and logs.
 - ``trainer.tables`` = ``table_wise`` / ``column_wise`` (MF and LightGCN, under torchrun, TorchRec installed): the
-  loss runs on the model's TorchRec twin (``graphrec.sharded_tables``), its ID tables sharded over the ranks and
+  loss runs on the model's TorchRec twin (``graphrec.training.sharded_tables``), its ID tables sharded over the ranks and
   ``trainer.optimizer`` fused into their backward. After every epoch the tables are looked up whole into the
   model itself, which validation, checkpoints (plain state dicts, as any run's) and the test see.
 """
@@ -32,7 +32,7 @@ from graphrec.data.sampler import TrainingBatches
 from graphrec.evaluation.metrics import improves, metric_values
 from graphrec.errors import ConfigError, DataError, GraphrecError
 from graphrec.models.base import Recommender
-from graphrec.training.checkpoint import load_checkpoint, save_checkpoint
+from graphrec.checkpoints import load_checkpoint, save_checkpoint
 from graphrec.training.optimizers import OPTIMIZERS, build_optimizer
 from graphrec.training.loggers import Logger
 
@@ -63,7 +63,7 @@ class TrainerConfig:
     distributed: str = "auto"  # auto | ddp | none (graphrec.distributed; auto = DDP when launched by torchrun)
     max_batches: int | None = None  # stop each epoch after this many batches (smoke runs, benchmarks/scale.py)
     optimizer: str = "adam"  # adam | adagrad | sgd (graphrec.training.optimizers)
-    tables: str = "dense"  # dense | table_wise | column_wise (TorchRec-sharded ID tables, graphrec.sharded_tables)
+    tables: str = "dense"  # dense | table_wise | column_wise (TorchRec-sharded ID tables, graphrec.training.sharded_tables)
 
     # field -> (kind, smallest allowed value, whether the bound itself is allowed)
     _RULES = {"epochs": ("int", 1, True), "batch_size": ("int", 1, True), "lr": ("number", 0, False),
@@ -160,7 +160,7 @@ class Trainer:
         self.batch_group = getattr(batches, "group", 1)  # rows that stay together when a batch is sharded
 
     def _shard_tables(self, model: Recommender, config: TrainerConfig) -> torch.nn.Module:
-        from graphrec import sharded_tables
+        from graphrec.training import sharded_tables
 
         if not self.dist.enabled:
             raise ConfigError(f"trainer.tables={config.tables}: shards live on the ranks of a torchrun launch "

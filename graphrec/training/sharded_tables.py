@@ -22,7 +22,7 @@ In ``graphrec train`` (``trainer.tables=table_wise|column_wise`` under torchrun)
 configured MF / LightGCN (``to_torchrec``), trains the twin and copies its tables back into the model after every
 epoch (``write_into``), so validation, checkpoints and the test run on the plain model, as in any run.
 
-``python -m graphrec.sharded_tables --model lightgcn --sharding table_wise --steps 20`` under torchrun trains the
+``python -m graphrec.training.sharded_tables --model lightgcn --sharding table_wise --steps 20`` under torchrun trains the
 sharded model on the synthetic world's BPR batches and, on rank 0, the unsharded toolkit model on the same
 batches, and prints both losses.
 """

@@ -119,7 +119,7 @@ def _check_overrides(argv: list[str]) -> list[str]:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from graphrec.checks import check_run_config
+    from graphrec.training.checks import check_run_config
     from graphrec.training.run import find_resumable, resume_target
 
     configs = []
@@ -498,7 +498,7 @@ def _viz(argv: list[str]) -> None:
     if argv[0] == "curves":
         return _viz_curves(argv[1:])
     from graphrec.inference import load_run, require_ranking
-    from graphrec.training.checkpoint import load_checkpoint
+    from graphrec.checkpoints import load_checkpoint
 
     kind = argv[0]
     allowed = {"checkpoint", "out", "device"} | ({"users"} if kind in ("scores", "groups") else set())
@@ -566,13 +566,13 @@ def _report(argv: list[str]) -> None:
 
 
 def _data(argv: list[str]) -> None:
-    from graphrec.data.cli import data_main
+    from graphrec.cli.data import data_main
 
     data_main(argv)
 
 
 def _graphs(argv: list[str]) -> None:
-    from graphrec.graphs.cli import graphs_main
+    from graphrec.cli.graphs import graphs_main
 
     graphs_main(argv, conf_dir())
 
