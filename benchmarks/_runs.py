@@ -8,7 +8,7 @@ import warnings
 
 from hydra import compose, initialize_config_dir
 
-from graphrec.cli import conf_dir
+from graphrec.configs import conf_dir
 from graphrec.training.run import run_training
 
 warnings.filterwarnings("ignore")

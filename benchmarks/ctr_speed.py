@@ -20,8 +20,8 @@ import time
 import torch
 from hydra import compose, initialize_config_dir
 
-import graphrec.models.mtin as mtin_module
-from graphrec.cli import conf_dir
+import graphrec.models.ctr.mtin as mtin_module
+from graphrec.configs import conf_dir
 from graphrec.experiment import build_experiment
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from graphrec.cli import conf_dir
+from graphrec.configs import conf_dir
 from graphrec.training.run import run_training
 
 

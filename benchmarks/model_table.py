@@ -22,13 +22,15 @@ import sys
 import time
 from pathlib import Path
 
-MODELS = ["mf", "lightgcn", "vbpr", "ngcf", "mmgcn", "grcn", "lattice", "freedom", "ultragcn", "huign", "a2bm2gl"]
-FEATURE_FREE = ["mf", "lightgcn", "ngcf", "ultragcn"]
+from graphrec.models.registry import full_ranking_models, registered_models
+
+MODELS = full_ranking_models()  # every conf/model/*.yaml of the ranking family under full ranking
+FEATURE_FREE = [m for m in MODELS if not registered_models()[m].uses_features]
 
 
 def selection(model: str, dataset: str, defaults: bool) -> list[str]:
     """The overrides that pick the model: its preset for this dataset when there is one (module doc)."""
-    from graphrec.cli import conf_dir
+    from graphrec.configs import conf_dir
 
     preset = f"{model}_{dataset}"
     if not defaults and (Path(conf_dir()) / "experiment" / f"{preset}.yaml").is_file():
@@ -40,7 +42,7 @@ def child(model: str, dataset: str, run_dir: Path, seed: int, extra: list[str], 
     """Runs in the child: train, then write the results and this process's peak RSS."""
     from hydra import compose, initialize_config_dir
 
-    from graphrec.cli import conf_dir
+    from graphrec.configs import conf_dir
     from graphrec.training.run import run_training
 
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):

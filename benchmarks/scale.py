@@ -73,7 +73,7 @@ def measure(root: Path, n: int, model: str, steps: int, eval_blocks: int) -> dic
     from hydra import compose, initialize_config_dir
 
     from graphrec import distributed as ddp
-    from graphrec.cli import conf_dir
+    from graphrec.configs import conf_dir
     from graphrec.training.loggers import LoggerGroup
     from graphrec.training.run import build_experiment_once
     from graphrec.training.trainer import Trainer, TrainerConfig

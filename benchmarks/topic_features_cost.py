@@ -19,7 +19,7 @@ import time
 import torch
 from hydra import compose, initialize_config_dir
 
-from graphrec.cli import conf_dir
+from graphrec.configs import conf_dir
 from graphrec.experiment import instantiate_model, load_configured_dataset
 from graphrec.tasks.ctr_data import build_records
 

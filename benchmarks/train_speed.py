@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 
-from graphrec.cli import conf_dir
+from graphrec.configs import conf_dir
 from graphrec.data.storage import data_root
 from graphrec.data.sampler import InteractionIndex, NegativeSampler, TrainingBatches
 from graphrec.experiment import Experiment, build_experiment

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from graphrec import distributed as ddp
@@ -26,6 +25,7 @@ from graphrec.data.synthetic import generate_world
 from graphrec.errors import ConfigError, DataError
 from graphrec.graphs.store import GraphStore, TrainingGraphInput
 from graphrec.models.base import Recommender
+from graphrec.models.registry import resolve_model_class
 from graphrec.tasks import TASKS, CtrTask, RankingTask
 from graphrec.tasks.ctr_data import ImpressionSplit, build_records
 
@@ -73,10 +73,7 @@ def instantiate_model(mcfg: DictConfig, n_users: int, n_items: int, features: di
     (``Dataset.item_field``: e.g. MTL's topic ids) as ``(item, value, n_values)`` tensors."""
     params = {k: v for k, v in OmegaConf.to_container(mcfg, resolve=True).items()
               if k not in ("_target_", "name") and not k.startswith(PRETRAINED)}
-    try:
-        cls = get_class(mcfg._target_)
-    except Exception:
-        raise ConfigError(f"model._target_: cannot import '{mcfg.get('_target_')}'") from None
+    cls = resolve_model_class(str(mcfg.get("_target_")))
     signature = inspect.signature(cls.__init__).parameters
     unknown = [k for k in params if k not in signature]
     if unknown:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from graphrec.cli import conf_dir
+from graphrec.configs import conf_dir
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from graphrec.errors import ConfigError
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.losses import all_item_regression, info_bpr_loss
-from graphrec.models.a2bm2gl import A2BM2GL
-from graphrec.models.a2bm2gl_layers import FullAdjacentAttention, SemanticEncoder
+from graphrec.models.ranking.a2bm2gl import A2BM2GL
+from graphrec.models.ranking.a2bm2gl_layers import FullAdjacentAttention, SemanticEncoder
 from graphrec.training.run import run_training
 from tests.test_baselines import attach, dense_bipartite, tiny
 

@@ -9,12 +9,10 @@ import torch.nn.functional as F
 
 from graphrec.graphs.sparse import SparseGraph, padded_rows, weighted_sum
 from graphrec.graphs.store import GraphStore, TrainingGraphInput
+from graphrec.models.registry import full_ranking_models
 from graphrec.training.run import run_training
 
-BASELINES = ["vbpr", "ngcf", "mmgcn", "grcn", "lattice", "freedom", "ultragcn"]
-
-
-@pytest.mark.parametrize("model", BASELINES)
+@pytest.mark.parametrize("model", full_ranking_models())
 def test_smoke_loss_decreases_and_metrics_are_finite(model, make_cfg, tmp_path):
     cfg = make_cfg(f"model={model}", "trainer.epochs=4", "trainer.patience=100",
                    "dataset.synthetic.n_users=200", "dataset.synthetic.n_items=150")
@@ -67,7 +65,7 @@ def test_weighted_sum_and_padded_rows():
 
 
 def test_vbpr_score_is_the_paper_formula():
-    from graphrec.models.vbpr import VBPR
+    from graphrec.models.ranking.vbpr import VBPR
 
     data = tiny()
     m = VBPR(data.n_users, data.n_items, data.features, embedding_dim=4, content_dim=3)
@@ -82,7 +80,7 @@ def test_vbpr_score_is_the_paper_formula():
 
 
 def test_ngcf_layer_matches_dense_formula():
-    from graphrec.models.ngcf import NGCF
+    from graphrec.models.ranking.ngcf import NGCF
 
     data = tiny()
     m = attach(NGCF(data.n_users, data.n_items, embedding_dim=4, layer_dims=[3]), data).eval()
@@ -100,7 +98,7 @@ def test_ngcf_layer_matches_dense_formula():
 
 
 def test_mmgcn_ids_and_preferences_train():
-    from graphrec.models.mmgcn import MMGCN
+    from graphrec.models.ranking.mmgcn import MMGCN
 
     data = tiny()
     m = attach(MMGCN(data.n_users, data.n_items, data.features, embedding_dim=4, n_layers=2), data)
@@ -138,7 +136,7 @@ def dense_mmgcn(model, data):
 def test_mmgcn_matches_a_dense_reference_with_its_gradients(options):
     """The first layer runs by side of the bipartite graph (users: Â_ui x_items, items: Â_iu x_users), later
     layers on Â x: values and the gradient of every parameter equal the dense eq. 1–7 on all nodes."""
-    from graphrec.models.mmgcn import MMGCN
+    from graphrec.models.ranking.mmgcn import MMGCN
 
     data = tiny()
     torch.manual_seed(0)
@@ -154,7 +152,7 @@ def test_mmgcn_matches_a_dense_reference_with_its_gradients(options):
 
 
 def test_grcn_routes_item_content_to_users_and_prunes():
-    from graphrec.models.grcn import GRCN
+    from graphrec.models.ranking.grcn import GRCN
 
     data = tiny()
     m = attach(GRCN(data.n_users, data.n_items, data.features, embedding_dim=4, latent_dim=3, n_routing=2), data)
@@ -179,7 +177,7 @@ def test_grcn_routes_item_content_to_users_and_prunes():
 
 
 def test_lattice_mixed_graph_is_lambda_original_plus_rest_learned():
-    from graphrec.models.lattice import LATTICE
+    from graphrec.models.ranking.lattice import LATTICE
 
     data = tiny(n_items=12)
     m = attach(LATTICE(data.n_users, data.n_items, {"visual": data.features["visual"]}, embedding_dim=4,
@@ -193,7 +191,7 @@ def test_lattice_mixed_graph_is_lambda_original_plus_rest_learned():
 
 
 def test_freedom_frozen_graph_and_degree_sensitive_pruning():
-    from graphrec.models.freedom import FREEDOM, degree_sensitive_pruning
+    from graphrec.models.ranking.freedom import FREEDOM, degree_sensitive_pruning
 
     data = tiny(n_users=40, n_items=30, n=300)
     m = attach(FREEDOM(data.n_users, data.n_items, data.features, embedding_dim=4, knn_k=3, image_weight=0.1,
@@ -227,7 +225,7 @@ def test_freedom_frozen_graph_and_degree_sensitive_pruning():
 
 def test_ultragcn_constraint_weights_and_loss():
     from graphrec.graphs.constraint import item_constraint_graph
-    from graphrec.models.ultragcn import UltraGCN
+    from graphrec.models.ranking.ultragcn import UltraGCN
 
     data = tiny(n_users=15, n_items=10, n=80)
     r = dense_bipartite(data)
@@ -271,9 +269,9 @@ def test_multimodal_models_without_features_fail_clearly(model, make_cfg):
 @pytest.mark.parametrize("neg_shape", [(6,), (6, 3)])
 def test_batch_embeddings_are_the_rows_of_embeddings(neg_shape):
     """Values and gradients: NGCF and MMGCN run their last layer on the batch's nodes only."""
-    from graphrec.models.mf import MF
-    from graphrec.models.mmgcn import MMGCN
-    from graphrec.models.ngcf import NGCF
+    from graphrec.models.ranking.mf import MF
+    from graphrec.models.ranking.mmgcn import MMGCN
+    from graphrec.models.ranking.ngcf import NGCF
 
     data = tiny()
     g = torch.Generator().manual_seed(1)
@@ -294,7 +292,7 @@ def test_batch_embeddings_are_the_rows_of_embeddings(neg_shape):
 
 
 def test_l2_normalize_matches_f_normalize_with_its_gradient():
-    from graphrec.models.l2norm import l2_normalize
+    from graphrec.models.layers.l2norm import l2_normalize
 
     x = torch.randn(7, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     x[3] = 0.0  # a zero row stays zero, its gradient is g / eps as in F.normalize

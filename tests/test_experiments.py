@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from graphrec.training.checks import check_run_config
-from graphrec.cli import conf_dir
+from graphrec.configs import conf_dir
 from tests.conftest import SMALL_WORLD
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from graphrec.models.field_ctr import DCN, EMLP, LR
+from graphrec.models.ctr.field_ctr import DCN, EMLP, LR
 
 # item -> topic values (item 3 has none); 4 items, 3 topic values
 ITEM = torch.tensor([0, 0, 1, 2, 2, 2])

@@ -13,7 +13,7 @@ from graphrec.evaluation.clustering import ari, nmi
 from graphrec.graphs.cointeraction import cointeraction_graph
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.errors import ConfigError
-from graphrec.models.huign import PAPER, HUIGN, coarsened_adjacency, entropy_loss, independence_loss, split_symmetric
+from graphrec.models.ranking.huign import PAPER, HUIGN, coarsened_adjacency, entropy_loss, independence_loss, split_symmetric
 
 
 def test_nmi_and_ari_hand_cases():
@@ -114,7 +114,7 @@ def test_no_dense_item_by_item_matrix():
     code = """
 import resource, torch, warnings
 warnings.filterwarnings("ignore")
-from graphrec.models.huign import HUIGN
+from graphrec.models.ranking.huign import HUIGN
 from graphrec.graphs.cointeraction import cointeraction_graph
 n_users, n_items = 50_000, 100_000
 g = torch.Generator().manual_seed(0)

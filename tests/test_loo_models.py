@@ -16,13 +16,14 @@ import torch
 from graphrec.data.dataset import Dataset
 from graphrec.data.splits import make_split
 from graphrec.errors import ConfigError
+from graphrec.models.registry import models_under
 from graphrec.graphs.bipartite import bipartite_graph
-from graphrec.models.fism import FISM
-from graphrec.models.fm import fm_pairwise
-from graphrec.models.history import UserHistory, smoothed_softmax
-from graphrec.models.iris import IRIS
-from graphrec.models.nais import NAIS
-from graphrec.models.ncf import NeuMF
+from graphrec.models.item_based.fism import FISM
+from graphrec.models.layers.fm import fm_pairwise
+from graphrec.models.layers.history import UserHistory, smoothed_softmax
+from graphrec.models.item_based.iris import IRIS
+from graphrec.models.item_based.nais import NAIS
+from graphrec.models.ranking.ncf import NeuMF
 
 # a small interaction world: user -> training items
 TRAIN = {0: [0, 2, 5], 1: [1], 2: [3, 4, 6, 7, 2], 3: [0, 1, 2, 3, 4, 5, 6, 7, 8]}
@@ -363,7 +364,7 @@ def test_neumf_combines_pretrained_gmf_and_mlp_with_alpha():
 # ---------------------------------------------------------------------------------------------------- training
 
 
-@pytest.mark.parametrize("model", ["fism", "nais", "neumf", "vbpr_log", "iris"])
+@pytest.mark.parametrize("model", models_under("iris"))
 def test_pointwise_models_learn_under_eval_iris(make_cfg, tmp_path, model):
     from graphrec.training.run import run_training
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from graphrec.cli import _register_resolvers, conf_dir
+from graphrec.cli import _register_resolvers
+from graphrec.configs import conf_dir
 from graphrec.evaluation.metrics import best_of, higher_is_better, improves, optuna_direction
 from graphrec.report import best_configuration
 from graphrec.training.loggers import LoggerGroup

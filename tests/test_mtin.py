@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from graphrec.models.ctr_common import history
-from graphrec.models.mtin import MTIN, kmeans_centres
-from graphrec.models.mtin_layers import InterestMask, TemporalMasks, discounted_scores, interest_routing
+from graphrec.models.ctr.common import history
+from graphrec.models.ctr.mtin import MTIN, kmeans_centres
+from graphrec.models.ctr.mtin_layers import InterestMask, TemporalMasks, discounted_scores, interest_routing
 
 
 def reference_routing(p, valid, iterations, base, epsilon):
@@ -258,7 +258,7 @@ def test_memory_moves_toward_the_weighted_centre_of_each_slots_items():
 
 
 def test_paper_variant_is_the_printed_model_and_each_switch_overrides_it():
-    from graphrec.models.mtin import PAPER
+    from graphrec.models.ctr.mtin import PAPER
 
     paper = MTIN(3, 12, embedding_dim=4, hidden=4, n_masks=2, n_groups=2, variant="paper")
     assert paper.switches == PAPER and paper.user_emb is None and paper.routing["order"] == "sequential"
@@ -315,7 +315,7 @@ def click_world_runs(tmp_path_factory):
     """MTIN, MTIN-I, LSTM and NCF trained on the multi-interest world with planted false clicks (seed 0)."""
     from hydra import compose, initialize_config_dir
 
-    from graphrec.cli import conf_dir
+    from graphrec.configs import conf_dir
     from graphrec.training.run import run_training
 
     root = tmp_path_factory.mktemp("click_world")

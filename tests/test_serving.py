@@ -55,7 +55,7 @@ class Server:
 def trained(tmp_path_factory):
     from hydra import compose, initialize_config_dir
 
-    from graphrec.cli import conf_dir
+    from graphrec.configs import conf_dir
     from tests.conftest import SMALL_WORLD
 
     root = tmp_path_factory.mktemp("serve")

@@ -12,7 +12,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from graphrec.cli import conf_dir
+from graphrec.configs import conf_dir
 from graphrec.evaluation.clustering import nmi
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.tag_cooccurrence import tag_cooccurrence_graph
@@ -190,7 +190,7 @@ def test_queues_filter_by_exposure_and_ctr_keep_fresh_items_and_rank_by_ctr():
 
 
 def test_item_field_padding_and_the_wide_cross_match_a_loop_reference():
-    from graphrec.models.field_ctr import WideDeep, padded_values
+    from graphrec.models.ctr.field_ctr import WideDeep, padded_values
 
     item = torch.tensor([0, 0, 2, 1, 2, 2])
     value = torch.tensor([1, 0, 2, 2, 0, 1])

@@ -5,6 +5,8 @@ import math
 import platform
 
 import pytest
+
+from graphrec.models.registry import full_ranking_models
 import torch
 
 from graphrec.checkpoints import load_checkpoint
@@ -88,7 +90,7 @@ def test_bf16_precision_autocasts_the_loss_only(make_cfg, tmp_path, monkeypatch)
     """``trainer.precision=bf16`` runs ``model.loss`` under bfloat16 autocast (fp32, the default, does not);
     weights and the checkpoint stay float32; an unknown precision is a config error naming the field."""
     from graphrec.errors import ConfigError
-    from graphrec.models.mf import MF
+    from graphrec.models.ranking.mf import MF
 
     seen = []
     loss = MF.loss
@@ -113,7 +115,7 @@ def test_bf16_precision_autocasts_the_loss_only(make_cfg, tmp_path, monkeypatch)
 def test_max_batches_cuts_each_epoch(make_cfg, tmp_path, monkeypatch):
     """``trainer.max_batches=2``: two loss steps an epoch (a smoke run, benchmarks/scale.py); 0 is refused."""
     from graphrec.errors import ConfigError
-    from graphrec.models.mf import MF
+    from graphrec.models.ranking.mf import MF
 
     calls = []
     loss = MF.loss
@@ -144,8 +146,7 @@ def test_optimizer_is_chosen_by_config_and_table_sharding_needs_torchrun(make_cf
             run_training(make_cfg(*base, *overrides), tmp_path / "bad")
 
 
-@pytest.mark.parametrize("model", ["mf", "lightgcn", "vbpr", "ngcf", "mmgcn", "grcn", "lattice", "freedom",
-                                   "ultragcn", "huign", "a2bm2gl"])
+@pytest.mark.parametrize("model", full_ranking_models())
 def test_every_model_takes_a_bf16_step(model, make_cfg):
     """Under bf16 autocast each model's loss is finite and close to its fp32 value, and every parameter gets a
     finite float32 gradient (sparse products and edge scores run in float32; MMGCN's gate is out

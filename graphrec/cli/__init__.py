@@ -14,6 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from graphrec.configs import conf_dir
 from graphrec.errors import GraphrecError
 
 USAGE = """usage: graphrec <command> [args]
@@ -44,15 +45,6 @@ def graph_kinds() -> str:
     from graphrec.graphs.store import BUILDERS
 
     return ", ".join(BUILDERS)
-
-
-def conf_dir() -> str:
-    """The packaged config folder (``graphrec/conf`` when installed, ``conf/`` in a source checkout)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "conf", here.parent / "conf"):
-        if (candidate / "config.yaml").is_file():
-            return str(candidate)
-    raise GraphrecError("graphrec's config folder is missing from the installation")
 
 
 def _fail(message: str) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from graphrec.models.ctr_common import mlp
+from graphrec.models.ctr.common import mlp
 
 
 class MMoE(nn.Module):

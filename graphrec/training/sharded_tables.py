@@ -3,7 +3,7 @@
 
 ``IdTables`` holds the user and the item table as one EmbeddingBagCollection (features ``user`` and ``item``,
 one id per bag, sum pooling: a plain lookup). ``TorchRecMF`` and ``TorchRecLightGCN`` are the toolkit's BPR-MF
-(``graphrec.models.mf``) and LightGCN (``graphrec.models.lightgcn``, eq. 7, 8, 15) with their tables there: only
+(``graphrec.models.ranking.mf``) and LightGCN (``graphrec.models.ranking.lightgcn``, eq. 7, 8, 15) with their tables there: only
 the lookup is theirs (``MF.lookup``, ``LightGCN.ego_embeddings``), the loss is the toolkit model's, so
 ``unsharded()`` gives the plain model with the same weights to compare against. ``shard`` places the tables by
 ``sharding``: ``table_wise`` (each table whole on one rank) or ``column_wise`` (each table's columns split over
@@ -39,8 +39,8 @@ from torch import nn
 from graphrec import distributed as ddp
 from graphrec.errors import ConfigError
 from graphrec.models.base import Recommender
-from graphrec.models.lightgcn import LightGCN
-from graphrec.models.mf import MF
+from graphrec.models.ranking.lightgcn import LightGCN
+from graphrec.models.ranking.mf import MF
 from graphrec.training.optimizers import OPTIMIZERS, optimizer_args
 
 SHARDINGS = ("table_wise", "column_wise")
@@ -100,7 +100,7 @@ class IdTables(nn.Module):
 
 
 class TorchRecMF(MF):
-    """BPR-MF (``graphrec.models.mf``) with its tables in ``IdTables``."""
+    """BPR-MF (``graphrec.models.ranking.mf``) with its tables in ``IdTables``."""
 
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 64, reg_weight: float = 1e-4,
                  generator: torch.Generator | None = None):
@@ -139,7 +139,7 @@ class TorchRecMF(MF):
 
 
 class TorchRecLightGCN(LightGCN):
-    """LightGCN (``graphrec.models.lightgcn``) with E^(0) in ``IdTables`` (module doc: all rows each step)."""
+    """LightGCN (``graphrec.models.ranking.lightgcn``) with E^(0) in ``IdTables`` (module doc: all rows each step)."""
 
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 64, n_layers: int = 3,
                  reg_weight: float = 1e-4, generator: torch.Generator | None = None):

@@ -29,7 +29,7 @@ from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, pairwise_scores
 from graphrec.models.base import Recommender
-from graphrec.models.l2norm import l2_normalize
+from graphrec.models.layers.l2norm import l2_normalize
 
 
 class ModalityGCN(nn.Module):

@@ -4,7 +4,7 @@ samples; the only Python loops are over the routing's few iterations (and, in it
 - ``MatchingScores``: item–group co-attention (eq. 2–4),
   s_jg = W_s σ(W_v x_j + b_v + W_u c_g + b_u) + b_s,  x̂_j = s_jg ⊙ x_j,  ĉ_g = s_jg ⊙ c_g,
   p_{g←j} = w_hᵀ σ(W_l [x̂_j ; ĉ_g] + b_l) + b_h (eq. 4 as printed); ``affinity`` adds the co-attended
-  γ cos(x̂_j, ĉ_g) (γ learned, from 5) and ``squash`` a sigmoid around it — additions (``graphrec.models.mtin``);
+  γ cos(x̂_j, ĉ_g) (γ learned, from 5) and ``squash`` a sigmoid around it — additions (``graphrec.models.ctr.mtin``);
 - ``interest_routing``: Algorithm 1 with the discount ξ_g = log_b(b + max(avg_{E_g} − p_{g←j}, 0)),
   p^(d) = p / ξ_g, g* = argmax_g p^(d), a move when g* ≠ S_j and p^(d) > ε; ``order="sequential"`` visits the
   items one by one, each seeing the moves before it (the paper's), ``"parallel"`` moves all of an iteration
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from graphrec.models.ctr_common import mlp
+from graphrec.models.ctr.common import mlp
 
 
 class MatchingScores(nn.Module):
@@ -155,7 +155,7 @@ class TemporalMasks(nn.Module):
 
 class InterestMask(nn.Module):
     """h_p = Σ_g ŵ_pg r_g with ŵ = 1[softmax_g(c_pᵀ W_h r_g) > τ] (eq. 8–10); returns ``(h, w)``.
-    The 0/1 mask passes the gradient of w straight through (see ``graphrec.models.mtin``)."""
+    The 0/1 mask passes the gradient of w straight through (see ``graphrec.models.ctr.mtin``)."""
 
     def __init__(self, dim: int, threshold: float):
         super().__init__()

@@ -22,7 +22,7 @@ from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
-from graphrec.models.l2norm import l2_normalize
+from graphrec.models.layers.l2norm import l2_normalize
 
 
 def edge_dropout(graph: SparseGraph, p: float) -> SparseGraph:

@@ -1,7 +1,7 @@
 """NAIS: neural attentive item similarity (He, He, Song, Liu, Jiang & Chua, TKDE 2018).
 
 ŷ_ui = σ( Σ_{j ∈ R⁺_u \\ {i}} w_ij p_jᵀ q_i + b_i ) (eq. 3 with the attention weights of eq. 5–7, see
-``graphrec.models.item_attention``), trained with the log loss over each positive and K = 4 sampled negatives
+``graphrec.models.layers.item_attention``), trained with the log loss over each positive and K = 4 sampled negatives
 (eq. 9), regularised by λ‖P‖² + γ‖Q‖² + η‖W‖² on the full tables (the paper's λ with the released code's
 three values 1e-7, 1e-7, 1e-5). β = 0.5 smooths the softmax denominator; the target is removed from its own
 history. Pre-training (``pretrained_fism``, the paper's §4.3): P, Q and b_i start from a trained FISM
@@ -15,9 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from graphrec.models.history import segment_sum
-from graphrec.models.item_attention import ItemAttention
-from graphrec.models.item_based import ItemBasedRecommender
+from graphrec.models.layers.history import segment_sum
+from graphrec.models.layers.item_attention import ItemAttention
+from graphrec.models.item_based.recommender import ItemBasedRecommender
 
 
 class NAIS(ItemBasedRecommender):

@@ -29,9 +29,9 @@ from graphrec.graphs.sparse import SparseGraph, edge_dot, weighted_sum
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
-from graphrec.models.itemgraph import ModalityProjections, modality_knn_spec
-from graphrec.models.l2norm import l2_normalize
-from graphrec.models.lightgcn import light_propagation
+from graphrec.models.layers.itemgraph import ModalityProjections, modality_knn_spec
+from graphrec.models.layers.l2norm import l2_normalize
+from graphrec.models.ranking.lightgcn import light_propagation
 
 
 class LATTICE(Recommender):

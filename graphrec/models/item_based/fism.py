@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from graphrec.models.history import segment_sum
-from graphrec.models.item_based import ItemBasedRecommender
+from graphrec.models.layers.history import segment_sum
+from graphrec.models.item_based.recommender import ItemBasedRecommender
 
 
 class FISM(ItemBasedRecommender):

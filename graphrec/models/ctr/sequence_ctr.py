@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from graphrec.models.ctr_common import ClickModel, ItemVectors, history, masked_mean, mlp
+from graphrec.models.ctr.common import ClickModel, ItemVectors, history, masked_mean, mlp
 
 
 class SequenceClick(ClickModel):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from graphrec.errors import ConfigError
-from graphrec.models.history import HistoryRows, smoothed_softmax
+from graphrec.models.layers.history import HistoryRows, smoothed_softmax
 
 ATTENTION_KINDS = ("prod", "concat", "mean")
 

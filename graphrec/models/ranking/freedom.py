@@ -25,8 +25,8 @@ from graphrec.graphs.normalize import symmetric
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, pairwise_scores
 from graphrec.models.base import Recommender
-from graphrec.models.itemgraph import ModalityProjections, modality_knn_spec
-from graphrec.models.lightgcn import light_propagation
+from graphrec.models.layers.itemgraph import ModalityProjections, modality_knn_spec
+from graphrec.models.ranking.lightgcn import light_propagation
 
 
 def modality_weights(modalities: list[str], image_weight: float) -> dict[str, float]:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from graphrec.models.ctr_common import ClickModel, ItemVectors, history, mlp
+from graphrec.models.ctr.common import ClickModel, ItemVectors, history, mlp
 
 
 class DIN(ClickModel):

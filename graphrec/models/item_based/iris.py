@@ -28,7 +28,7 @@ What is implemented, by the paper's equations:
   NDCG@10 was 0.5650 without them and 0.5637 with them (test NDCG@10 0.5407 / 0.5423): equal within noise, so
   validation keeps the field-level FM; ``model.within_field_pairs=true`` is eq. 11 as printed.
   The history's cross terms sum to ⟨e_hist, q̂_i⟩ = Σ_j w_ij ⟨p̂_j, q̂_i⟩, so the history never has to be pooled
-  per target; the other pairs are the FM of the item fields (``graphrec.models.fm``). Pairs of
+  per target; the other pairs are the FM of the item fields (``graphrec.models.layers.fm``). Pairs of
   history items among themselves are not eq. 11's (the history is the NAIS part, not a feature of x). Trained
   with the log loss on a positive and K sampled negatives (the paper's §4.3 protocol, NAIS eq. 9).
 
@@ -58,10 +58,10 @@ import torch
 from torch import nn
 
 from graphrec.errors import ConfigError
-from graphrec.models.fm import fm_pairwise
-from graphrec.models.history import segment_sum
-from graphrec.models.item_attention import ItemAttention
-from graphrec.models.item_based import ItemBasedRecommender
+from graphrec.models.layers.fm import fm_pairwise
+from graphrec.models.layers.history import segment_sum
+from graphrec.models.layers.item_attention import ItemAttention
+from graphrec.models.item_based.recommender import ItemBasedRecommender
 
 PREDICTORS = ("fm", "dot")
 

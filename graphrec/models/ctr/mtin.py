@@ -4,7 +4,7 @@ a click-through model for ``eval=ctr``.
 Per branch (the clicked history H_pos and, with its own parameters and memory, the non-clicked H_neg; §4.3):
 1. interest group routing unit: matching scores p_{g←j} of every history item against the user's interest
    memory M_u = [c_1 … c_s] (item–group co-attention, eq. 2–4), then Algorithm 1 (discount ξ_g, threshold ε)
-   assigns each item to at most one group (``graphrec.models.mtin_layers``);
+   assigns each item to at most one group (``graphrec.models.ctr.mtin_layers``);
 2. item-level temporal mask network: p parallel exponential-decay masks inside each group give r_g (eq. 5–7);
 3. group-level interest mask network: h_p = Σ_g 1[w_pg > τ] r_g (eq. 8–10); the slot's representation is
    c_p + r_p + h_p (the item- and group-level interests summed and added to the memory slot, §4.3);
@@ -87,8 +87,8 @@ from torch import nn
 
 from graphrec.data.histories import HistoryIndex
 from graphrec.errors import ConfigError
-from graphrec.models.ctr_common import ClickModel, ItemVectors, history, mlp
-from graphrec.models.mtin_layers import InterestMask, MatchingScores, TemporalMasks, interest_routing
+from graphrec.models.ctr.common import ClickModel, ItemVectors, history, mlp
+from graphrec.models.ctr.mtin_layers import InterestMask, MatchingScores, TemporalMasks, interest_routing
 
 log = logging.getLogger("graphrec")
 

@@ -4,7 +4,7 @@
   clicked training impression (u, i) against the user's latest non-clicked item before it (its last H_neg entry;
   a uniformly drawn item when the user has none yet), loss −log σ(s_ui − s_uj) + λ/2 ‖rows‖² / B. The
   non-clicked impressions enter only as those negatives, as in BPR on implicit feedback.
-- ``NCFClick``: NeuMF (He et al., WWW 2017; ``graphrec.models.ncf``) trained pointwise on every impression's
+- ``NCFClick``: NeuMF (He et al., WWW 2017; ``graphrec.models.ranking.ncf``) trained pointwise on every impression's
   click, the log loss of eq. 7, on the real non-clicks instead of sampled negatives.
 Neither reads the histories for its prediction: they are the history-free references of the table.
 """
@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from graphrec.models.ctr_common import ClickModel
-from graphrec.models.mf import MF
-from graphrec.models.ncf import NeuMF
+from graphrec.models.ctr.common import ClickModel
+from graphrec.models.ranking.mf import MF
+from graphrec.models.ranking.ncf import NeuMF
 
 
 class BPRClick(ClickModel):

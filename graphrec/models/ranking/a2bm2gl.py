@@ -58,10 +58,10 @@ from graphrec.errors import ConfigError
 from graphrec.graphs.sparse import SparseGraph, padded_rows
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import all_item_regression, bpr_loss, info_bpr_loss, l2_regularization, pairwise_scores
-from graphrec.models.a2bm2gl_layers import BoundaryMLP, FullAdjacentAttention, KNNStructure, SemanticEncoder
+from graphrec.models.ranking.a2bm2gl_layers import BoundaryMLP, FullAdjacentAttention, KNNStructure, SemanticEncoder
 from graphrec.models.base import Recommender
-from graphrec.models.l2norm import l2_normalize
-from graphrec.models.lightgcn import light_propagation
+from graphrec.models.layers.l2norm import l2_normalize
+from graphrec.models.ranking.lightgcn import light_propagation
 
 LOSSES = ("adaptive", "wr", "bpr", "infobpr")
 SEMANTIC_CONSTRAINTS = ("graph", "interactions")

@@ -1,7 +1,7 @@
 """The base of item-based pointwise models (FISM, NAIS, IRIS): a user is the set of their training items.
 
 Subclasses implement ``score_rows(users [G], items [G, T]) -> logits [G, T]`` over flattened histories
-(``graphrec.models.history``) and ``regularization()``; this base turns that into the ``Recommender``
+(``graphrec.models.layers.history``) and ``regularization()``; this base turns that into the ``Recommender``
 contract: ``score`` for any shape of candidates (in chunks of at most ``max_elements`` history elements, so
 ranking 100 candidates of 1,000 users never holds 100 × Σ|R⁺_u| elements at once) and the pointwise log loss
 of NAIS eq. 9 over a positive and its ``n_negatives`` sampled negatives (a pointwise batch lists each positive
@@ -17,7 +17,7 @@ from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bce_loss
 from graphrec.models.base import Recommender
-from graphrec.models.history import UserHistory
+from graphrec.models.layers.history import UserHistory
 
 
 class ItemBasedRecommender(Recommender):

@@ -23,8 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from graphrec.models.ctr_common import ClickModel, ItemVectors, history, mlp
-from graphrec.models.thacil import target_attention
+from graphrec.models.ctr.common import ClickModel, ItemVectors, history, mlp
+from graphrec.models.ctr.thacil import target_attention
 
 
 class TemporalGraphBranch(nn.Module):
