@@ -6,7 +6,9 @@
   (a warning counts them). ``k ≥ N`` is clamped to N − 1 with a warning. ``include_self=True`` keeps the item
   itself as one of its k neighbours (weight 1 = cos(x_i, x_i)) plus its k − 1 nearest others, as the top-k of
   LATTICE and FREEDOM does (their similarity rows include the diagonal); ``norm`` normalises the result
-  (see ``graphrec.graphs.normalize``).
+  (see ``graphrec.graphs.normalize``). ``shrink`` > 0 ranks and weighs by the shrunk cosine
+  x_i·x_j / (‖x_i‖ ‖x_j‖ + shrink) (Dacrema et al., RecSys 2019; MMRec's ItemKNNCBF), which discounts pairs
+  of short vectors.
 - ``learned_knn_graph``: the top-k structure of z zᵀ selected without gradient, with edge weights z_i·z_j that
   stay differentiable in z (LATTICE's learned structure, A²BM²GL's re-selected neighbours).
 - ``WeightedCosineKNN``: the learnable multi-head weighted cosine of A²BM²GL eq. 3,
@@ -58,7 +60,7 @@ def _assemble(idx: torch.Tensor, val: torch.Tensor, valid: torch.Tensor, n: int,
 
 def knn_graph(features: torch.Tensor, k: int = 10, symmetric: bool = False, binary: bool = False,
               block_size: int | None = None, what: str = "features", include_self: bool = False,
-              norm: str = "none") -> SparseGraph:
+              norm: str = "none", shrink: float = 0.0) -> SparseGraph:
     if k < 1:
         raise ConfigError(f"kNN graph of {what}: k must be at least 1, got {k}")
     n = features.shape[0]
@@ -67,8 +69,11 @@ def knn_graph(features: torch.Tensor, k: int = 10, symmetric: bool = False, bina
     zero = _zero_rows(x, what)
     if k_others > 0:
         k_others = _checked_k(k_others, n)
-        z = F.normalize(x, dim=1)
-        idx, val = block_topk(z, k_others, exclude=zero if zero.any() else None, block_size=block_size)
+        if shrink < 0:
+            raise ConfigError(f"kNN graph of {what}: shrink must be non-negative, got {shrink}")
+        z = x if shrink else F.normalize(x, dim=1)
+        idx, val = block_topk(z, k_others, exclude=zero if zero.any() else None, block_size=block_size,
+                              shrink=shrink)
         valid = ~zero.unsqueeze(1).expand_as(idx)
         if binary:
             val = torch.where(torch.isfinite(val), torch.ones_like(val), val)

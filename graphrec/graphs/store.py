@@ -3,8 +3,8 @@
 Builders are registered by kind and read only the training split (and item features):
 - ``bipartite``: user–item graph, params ``norm`` (symmetric | row | plus_one | none), ``self_loops``;
 - ``cointeraction``: item–item, params ``min_users`` (HUIGN: 5), ``top_k``;
-- ``knn``: item–item from one modality, params ``modality``, ``k``, ``symmetric``, ``binary``, ``include_self``,
-  ``norm``;
+- ``knn``: item–item from one modality (or a list, concatenated), params ``modality``, ``k``, ``symmetric``,
+  ``binary``, ``include_self``, ``norm``, ``shrink``;
 - ``item_constraint``: UltraGCN's top-``k`` item–item constraint weights ω (eq. 12);
 - ``surfing``: random-surfing full adjacency of another graph, params ``of`` (that graph's spec as
   ``{"kind": ..., **params}``), ``K``, ``alpha``, ``top_k``;
@@ -77,10 +77,15 @@ class TrainingGraphInput:
     n_tags: int = 0
 
 
-def _feature(data: TrainingGraphInput, modality: str) -> torch.Tensor:
-    if modality not in data.features:
-        raise ConfigError(f"graph modality '{modality}': the dataset has {sorted(data.features) or 'no features'}")
-    return data.features[modality]
+def _feature(data: TrainingGraphInput, modality: str | list[str]) -> torch.Tensor:
+    """One modality's features, or several concatenated in the order given (``modality: [visual, acoustic]``)."""
+    names = [modality] if isinstance(modality, str) else list(modality)
+    for name in names:
+        if name not in data.features:
+            raise ConfigError(f"graph modality '{name}': the dataset has {sorted(data.features) or 'no features'}")
+    if len(names) == 1:
+        return data.features[names[0]]
+    return torch.cat([data.features[name].float() for name in names], dim=1)
 
 
 def _base_spec(of) -> GraphSpec:

@@ -22,18 +22,20 @@ def topk_per_row(row: np.ndarray, col: np.ndarray, val: np.ndarray, k: int | Non
 
 
 def block_topk(z: torch.Tensor, k: int, exclude: torch.Tensor | None = None, block_size: int | None = None,
-               memory_elements: int = 32_000_000) -> tuple[torch.Tensor, torch.Tensor]:
+               memory_elements: int = 32_000_000, shrink: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` columns of ``z zᵀ`` per row (self-pairs excluded), from square tiles: memory O(block² + N · k).
 
     ``z zᵀ`` is symmetric, so each tile (I, J) with J ≥ I is computed once and merged into the running top-k
     of its rows and, transposed, of its columns: half the products of a row-block sweep. ``exclude``
     (bool ``[N]``) marks rows that are nobody's neighbour. Returns ``(index [N, k], score [N, k])``, scores
-    sorted descending; ties at the cut may resolve either way.
+    sorted descending; ties at the cut may resolve either way. ``shrink`` > 0 ranks by the shrunk cosine
+    z_i·z_j / (‖z_i‖ ‖z_j‖ + shrink) instead (pass unnormalised ``z``), still symmetric, still tiled.
     """
     n = z.shape[0]
     block = block_size or max(1, min(n, int(memory_elements ** 0.5)))
     best_val = torch.full((n, k), float("-inf"), dtype=z.dtype, device=z.device)
     best_idx = torch.zeros(n, k, dtype=torch.long, device=z.device)
+    norms = z.norm(dim=1) if shrink else None
 
     def merge(lo: int, hi: int, sim: torch.Tensor, col_offset: int) -> None:
         kk = min(k, sim.shape[1])
@@ -51,6 +53,8 @@ def block_topk(z: torch.Tensor, k: int, exclude: torch.Tensor | None = None, blo
             bar.update()
             hi2 = min(n, lo2 + block)
             sim = z[lo:hi] @ z[lo2:hi2].T
+            if shrink:
+                sim = sim / (norms[lo:hi, None] * norms[None, lo2:hi2] + shrink)
             if lo == lo2:
                 sim.fill_diagonal_(float("-inf"))
             if exclude is not None:
