@@ -103,7 +103,7 @@ def measure(root: Path, n: int, model: str, steps: int, eval_blocks: int) -> dic
         for _ in range(steps + 1):  # the first step warms up
             step_s.append(trainer._train_epoch(1)["train_s"])
     step = statistics.median(step_s[1:])
-    users = torch.nonzero(exp.csr["valid"].counts() > 0).flatten()
+    users = torch.nonzero(exp.task.csr["valid"].counts() > 0).flatten()
     from graphrec.evaluation.full_ranking import FullRankingEvaluator
 
     evaluator = FullRankingEvaluator(list(cfg.eval.metrics), int(cfg.eval.block_size))
@@ -116,11 +116,11 @@ def measure(root: Path, n: int, model: str, steps: int, eval_blocks: int) -> dic
         exp.model.embeddings()  # the once-per-evaluation part (LightGCN's propagation): not extrapolated
     fixed_s = time.perf_counter() - start
     start = time.perf_counter()
-    evaluator.evaluate(exp.model, exp.csr["valid"], [exp.csr["train"]], keep=keep)
+    evaluator.evaluate(exp.model, exp.task.csr["valid"], [exp.task.csr["train"]], keep=keep)
     blocks_s = max(time.perf_counter() - start - fixed_s, 0.0)
     out = {"interactions": int(exp.dataset.n_interactions), "users": exp.dataset.n_users,
            "items": exp.dataset.n_items, "model": model, "ranks": rank.world_size,
-           "graph_build_s": round(exp.graph_build_s, 2), "sampling_s": round(sampling_s, 3),
+           "graph_build_s": round(exp.prepare_s, 2), "sampling_s": round(sampling_s, 3),
            "step_s": round(step, 4), "steps_per_epoch": len(batches),
            "epoch_s": round(sampling_s + step * len(batches), 1),
            "eval_s": round(fixed_s + blocks_s * users.numel() / max(int(keep.sum()), 1), 1),

@@ -56,7 +56,7 @@ def tiktok_experiment(model: str, device: str, overrides: Sequence[str] = ()) ->
                                            f"data_root={tiktok_root()}", "trainer.batch_size=2048",
                                            "trainer.progress=false", *overrides])
     exp = build_experiment(cfg)
-    u, i = exp.train_pairs
+    u, i = exp.task.train_pairs
     index = InteractionIndex(u, i, exp.dataset.n_users, exp.dataset.n_items)
     return exp, TrainingBatches(u, i, NegativeSampler(index), 2048)
 
@@ -86,7 +86,7 @@ def main() -> None:
         exp, batches = tiktok_experiment(args.model, args.device, extra)
     else:
         exp, batches = prepared_experiment(args.model, args.device, args.dataset, args.eval)
-    u, _ = exp.train_pairs
+    u, _ = exp.task.train_pairs
     with tempfile.TemporaryDirectory() as tmp:
         config = TrainerConfig(epochs=1, progress=False, precision=args.precision)
         trainer = Trainer(exp.model, batches, config, None, "recall@20", tmp, LoggerGroup([]))

@@ -1,4 +1,5 @@
-"""Assembles a run from its config: dataset → split → model → graphs (training split only) → evaluators.
+"""The composition root: a run's config → its dataset, the task its model serves (which splits the records and
+prepares the model from the training part: graphs, an initialisation), the model on its device.
 
 Shared by ``graphrec train``, ``evaluate`` and ``recommend`` so that a checkpoint is always re-evaluated on
 exactly the data, split and graphs it was trained with.
@@ -18,16 +19,13 @@ from omegaconf import DictConfig, OmegaConf
 from graphrec import distributed as ddp
 from graphrec.allocator import retain_freed_memory
 from graphrec.data.dataset import Dataset
-from graphrec.data.storage import data_root, fingerprint, load_dataset
-from graphrec.data.interactions import InteractionIndex
-from graphrec.data.splits import Split, make_split
+from graphrec.data.storage import fingerprint, load_dataset
 from graphrec.data.synthetic import generate_world
 from graphrec.errors import ConfigError, DataError
-from graphrec.graphs.store import GraphStore, TrainingGraphInput
 from graphrec.models.base import Recommender
 from graphrec.models.registry import resolve_model_class
-from graphrec.tasks import TASKS, CtrTask, RankingTask
-from graphrec.tasks.ctr_data import ImpressionSplit, build_records
+from graphrec.tasks import TASKS
+from graphrec.tasks.base import Task
 
 log = logging.getLogger("graphrec")
 
@@ -126,36 +124,19 @@ def load_pretrained(model: Recommender, mcfg: DictConfig, ecfg: DictConfig, data
     return loaded
 
 
-def split_dataset(ds: Dataset, ecfg: DictConfig) -> Split:
-    """The split ``eval.*`` asks for."""
-    return make_split(ds, ecfg.split, list(ecfg.ratios), int(ecfg.split_seed), ecfg.loo_order,
-                      int(ecfg.min_user_interactions))
-
-
-def graph_store(cfg: DictConfig, ds: Dataset, train_index: np.ndarray) -> GraphStore:
-    """A GraphStore over the training interactions and item features, cached under the data root."""
-    data = TrainingGraphInput(torch.from_numpy(ds.user[train_index]), torch.from_numpy(ds.item[train_index]),
-                              ds.n_users, ds.n_items, {m: torch.from_numpy(f) for m, f in ds.features.items()})
-    cache = data_root(cfg.get("data_root")) / ".graphs" if cfg.get("graph_cache", True) else None
-    return GraphStore(data, cache)
-
-
 @dataclass
 class Experiment:
+    """What every run has: its config, dataset, model on its device, task, and the dataset's fingerprint. What
+    is particular to a kind of learning (splits, interaction indices, impression histories, graphs) is the
+    task's (``graphrec.tasks``)."""
+
     cfg: DictConfig
     dataset: Dataset
-    split: Split | ImpressionSplit
     device: torch.device
     model: Recommender
-    parts: dict[str, tuple[torch.Tensor, torch.Tensor]]
-    csr: dict[str, InteractionIndex]
-    graph_build_s: float
-    task: RankingTask | CtrTask
+    task: Task
     dataset_fingerprint: str = ""
-
-    @property
-    def train_pairs(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.parts["train"]
+    prepare_s: float = 0.0  # the task's preparation of the model (graph building), for results.json
 
     def evaluate(self, part: str) -> dict[str, float]:
         """The task's metrics of this experiment's model on ``valid`` or ``test``; a warning names the model, the
@@ -167,11 +148,23 @@ class Experiment:
                         f"infinite scores; counted as misses (results.json: nonfinite_scores)")
         return out
 
-    def sampled_negatives(self, part: str) -> torch.Tensor:
-        return self.task.sampled_negatives(part)
-
     def has_valid(self) -> bool:
         return self.task.has_valid()
+
+
+def task_for(cfg: DictConfig) -> type[Task]:
+    """The task class the configured model serves, checked against ``eval.protocol`` (one line naming both)."""
+    model_cls = resolve_model_class(str(cfg.model.get("_target_")))
+    served = str(getattr(model_cls, "task", "ranking"))
+    task = TASKS.get(served)
+    if task is None:
+        raise ConfigError(f"model {model_cls.__name__} serves an unknown task '{served}'")
+    if cfg.eval.protocol not in task.protocols:
+        if served == "ctr":
+            raise ConfigError(f"model {model_cls.__name__} serves the 'ctr' task: use eval=ctr")
+        raise ConfigError(f"model {model_cls.__name__} serves the '{served}' task, not eval=ctr "
+                          f"(choose a click-through model, or another eval)")
+    return task
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -188,11 +181,13 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 
 
 def build_experiment(cfg: DictConfig) -> Experiment:
-    """Dataset, split, model on device, and the model's graphs built from the training split.
+    """Dataset, the task's split of its records, the model on its device, and what the task prepares for it
+    from the training records (graphs, an initialisation).
 
     Each stage logs one line (what it did, how long it took), so a run is never silent before its first epoch."""
     device = resolve_device(cfg.device)
     start = time.perf_counter()
+    task_cls = task_for(cfg)
     ds = load_configured_dataset(cfg.dataset, cfg.get("data_root"))
     dataset_fp = fingerprint(ds)
     if ds.n_interactions == 0:
@@ -200,59 +195,14 @@ def build_experiment(cfg: DictConfig) -> Experiment:
                         f"use it with `graphrec topics`, not `train`")
     log.info(f"dataset {ds.name}: {ds.n_users:,} users, {ds.n_items:,} items, {ds.n_interactions:,} interactions, "
              f"features {sorted(ds.features) or 'none'} ({time.perf_counter() - start:.1f} s)")
-    if cfg.eval.protocol == "ctr":
-        return _ctr_experiment(cfg, ds, device, dataset_fp)
-    split = split_dataset(ds, cfg.eval)
-    log.info(f"split {split.protocol}: " + ", ".join(f"{k} {v:,}" for k, v in split.counts().items())
-             + (f"; {split.train_only_users:,} users with too few interactions for a held-out item stay in "
-                f"training only" if split.train_only_users else ""))
+    task = task_cls.from_dataset(cfg, ds)
     seed_everything(int(cfg.seed), bool(cfg.get("deterministic", True)))
     if cfg.get("retain_freed_memory", True):
         retain_freed_memory()
     features = {m: torch.from_numpy(f) for m, f in ds.features.items()}
     model = instantiate_model(cfg.model, ds.n_users, ds.n_items, features, ds).to(device)
-    if model.task != "ranking":
-        raise ConfigError(f"model {type(model).__name__} serves the '{model.task}' task: use eval={model.task}")
+    prepare_s = task.prepare(model, cfg, device)
     log.info(f"model {cfg.model.get('name', type(model).__name__)}: {model.num_parameters():,} parameters on {device}")
     for path in load_pretrained(model, cfg.model, cfg.eval, dataset_fp):
         log.info(f"model initialised from {path}")
-    parts, csr = {}, {}
-    for name in ("train", "valid", "test"):
-        idx = split.part(name)
-        u, i = torch.from_numpy(ds.user[idx]), torch.from_numpy(ds.item[idx])
-        parts[name] = (u, i)
-        csr[name] = InteractionIndex(u, i, ds.n_users, ds.n_items)
-    start = time.perf_counter()
-    specs = model.graph_specs()
-    store = graph_store(cfg, ds, split.train)
-    model.attach_graphs(store.build(specs, device))
-    graph_build_s = time.perf_counter() - start
-    if specs:
-        cached = sum(store.cache_hits.values())
-        log.info(f"graphs: {len(specs)} ({', '.join(specs)}), {cached} of them from the cache ({graph_build_s:.1f} s)")
-    everything = InteractionIndex(torch.from_numpy(ds.user), torch.from_numpy(ds.item), ds.n_users, ds.n_items)
-    task = TASKS[model.task](cfg.eval, parts, csr, everything, ds.name)
-    return Experiment(cfg, ds, split, device, model, parts, csr, graph_build_s, task, dataset_fp)
-
-
-def _ctr_experiment(cfg: DictConfig, ds: Dataset, device: torch.device, dataset_fp: str) -> Experiment:
-    """The ``ctr`` task's experiment: impressions split and their histories, a click-through model, no graphs."""
-    records, split = build_records(ds, cfg.eval)
-    log.info(f"split {split.protocol}: " + ", ".join(f"{k} {v:,} impressions" for k, v in split.counts().items())
-             + f"; histories of the last {records.length} clicks and non-clicks")
-    seed_everything(int(cfg.seed), bool(cfg.get("deterministic", True)))
-    features = {m: torch.from_numpy(f) for m, f in ds.features.items()}
-    model = instantiate_model(cfg.model, ds.n_users, ds.n_items, features, ds).to(device)
-    if model.task != "ctr":
-        raise ConfigError(f"model {type(model).__name__} serves the '{model.task}' task, not eval=ctr "
-                          f"(choose a click-through model, or another eval)")
-    if model.graph_specs():
-        raise ConfigError(f"model {type(model).__name__}: graphs are not built for the ctr task yet")
-    train = records.rows("train")
-    model.init_from_training(*(torch.from_numpy(a[train]).to(device)
-                               for a in (records.user, records.item, records.click, records.time)))
-    log.info(f"model {cfg.model.get('name', type(model).__name__)}: {model.num_parameters():,} parameters on {device}")
-    for path in load_pretrained(model, cfg.model, cfg.eval, dataset_fp):
-        log.info(f"model initialised from {path}")
-    task = TASKS["ctr"](cfg.eval, records, ds.name)
-    return Experiment(cfg, ds, split, device, model, {}, {}, 0.0, task, dataset_fp)
+    return Experiment(cfg, ds, device, model, task, dataset_fp, prepare_s)

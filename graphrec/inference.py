@@ -68,7 +68,7 @@ def recommend(exp: Experiment, users: list[int], k: int = 10, exclude: str = "tr
     u = torch.tensor([int(x) for x in users], dtype=torch.long)
     scores = exp.model.score(u.to(exp.device)).float().cpu()
     for name in parts[exclude]:
-        rows, cols = exp.csr[name].gather(u)
+        rows, cols = exp.task.csr[name].gather(u)
         scores[rows, cols] = float("-inf")
     top = scores.topk(k, dim=1)
     raw_items = exp.dataset.raw.get("item_id")

@@ -104,6 +104,9 @@ def configurations(jobs: list[dict]) -> list[dict]:
     for overrides, members in groups.items():
         row = {"overrides": _short(" ".join(overrides)) or "(defaults)", "runs": len(members),
                "valid_metric": members[0]["valid_metric"]}
+        declared = (members[0]["results"].get("metric_directions") or {}).get(row["valid_metric"])
+        if declared in ("higher", "lower"):  # the task's declaration (results.json); older runs: the metric's own
+            row["valid_higher_is_better"] = declared == "higher"
         for part in ("valid", "test"):
             names = sorted({m for j in members for m in (j["results"].get(part) or {})})
             for name in names:
@@ -117,13 +120,14 @@ def configurations(jobs: list[dict]) -> list[dict]:
 
 
 def best_configuration(rows: list[dict]) -> int | None:
-    """Index of the row with the best mean validation metric, in the metric's declared direction
-    (``graphrec.evaluation.metrics.higher_is_better``)."""
+    """Index of the row with the best mean validation metric, in the direction its task declared (results.json's
+    ``metric_directions``; for runs written before it, ``graphrec.evaluation.metrics.higher_is_better``)."""
     scored = [(i, r[f"valid/{r['valid_metric']}"][0]) for i, r in enumerate(rows)
               if r.get("valid_metric") and f"valid/{r['valid_metric']}" in r]
     if not scored:
         return None
-    best = best_of([v for _, v in scored], rows[scored[0][0]]["valid_metric"])
+    first = rows[scored[0][0]]
+    best = best_of([v for _, v in scored], first["valid_metric"], first.get("valid_higher_is_better"))
     return None if best is None else scored[best][0]
 
 

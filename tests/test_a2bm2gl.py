@@ -168,8 +168,8 @@ def test_viz_scores_writes_png_with_each_users_groups(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     exp = load_run(run)
     groups = user_score_groups(exp, 3)
-    seen = sum(int(index.user_items(3).numel()) for index in exp.csr.values())
-    assert groups["test positives"].size == exp.csr["test"].user_items(3).numel()
+    seen = sum(int(index.user_items(3).numel()) for index in exp.task.csr.values())
+    assert groups["test positives"].size == exp.task.csr["test"].user_items(3).numel()
     assert groups["negatives"].size == exp.dataset.n_items - seen
     upper, lower = user_boundaries(exp.model, 3)
     assert upper != lower

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from graphrec.graphs.sparse import SparseGraph, padded_rows, weighted_sum
 from graphrec.graphs.store import GraphStore, TrainingGraphInput
-from graphrec.models.registry import full_ranking_models
+from graphrec.models.registry import full_ranking_models, registered_models
 from graphrec.training.run import run_training
 
 @pytest.mark.parametrize("model", full_ranking_models())
@@ -19,7 +19,10 @@ def test_smoke_loss_decreases_and_metrics_are_finite(model, make_cfg, tmp_path):
     res = run_training(cfg, tmp_path / model)
     import csv
     losses = [float(r["loss"]) for r in csv.DictReader(open(tmp_path / model / "metrics.csv"))]
-    assert losses[-1] < losses[0]
+    if registered_models()[model].cls.learns:
+        assert losses[-1] < losses[0]
+    else:  # nothing to learn: the loss stays the constant it is
+        assert losses == [losses[0]] * len(losses)
     assert all(math.isfinite(v) for v in res["test"].values())
     assert res["test"]["recall@20"] > 0
 

@@ -29,7 +29,7 @@ def test_train_evaluate_recommend(tmp_path):
 
     exp = load_run(run)
     for r in lists:
-        seen = set(exp.parts["train"][1][exp.parts["train"][0] == r["user"]].tolist())
+        seen = set(exp.task.parts["train"][1][exp.task.parts["train"][0] == r["user"]].tolist())
         assert seen and not seen & set(r["items"])
     assert_clean_error(run_cli("recommend", f"checkpoint={run}", "users=[99999]", cwd=tmp_path), "users", "99999")
     assert_clean_error(run_cli("evaluate", f"checkpoint={tmp_path / 'missing.pt'}", cwd=tmp_path), "missing.pt")

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PRESETS = sorted(str(p.relative_to(ROOT / "conf" / "experiment").with_suffix(""))
                  for p in (ROOT / "conf" / "experiment").rglob("*.yaml") if p.stem != "common")
 DATASETS = {"tiktok": "tiktok", "ml100k": "ml100k", "ml-latest-small": "ml-latest-small", "kuairand": "kuairand-likehate"}
-DEFAULT_ROWS = {"mf_tiktok"}
+DEFAULT_ROWS = {"mf_tiktok", "loo/iris_ml100k", "loo/iris_ml-latest-small"}  # config defaults (IRIS: eval=iris is its own)
 README_TEXT = (ROOT / "README.md").read_text() + (ROOT / "benchmarks" / "README.md").read_text()
 
 

@@ -150,8 +150,8 @@ def test_graphs_use_training_split_only(make_cfg):
 
     cfg = make_cfg("model=lightgcn")
     exp = build_experiment(cfg)
-    tu, ti = exp.train_pairs
-    held = torch.cat([exp.parts["valid"][0], exp.parts["test"][0]]), torch.cat([exp.parts["valid"][1], exp.parts["test"][1]])
+    tu, ti = exp.task.train_pairs
+    held = torch.cat([exp.task.parts["valid"][0], exp.task.parts["test"][0]]), torch.cat([exp.task.parts["valid"][1], exp.task.parts["test"][1]])
     n_users = exp.dataset.n_users
     adj = exp.model.graphs["adj"]
     rows, cols = adj.row, adj.col

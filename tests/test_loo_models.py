@@ -52,7 +52,7 @@ def test_iris_split_one_valid_one_test_per_user_none_in_train(make_cfg):
     from graphrec.experiment import build_experiment
 
     exp = build_experiment(make_cfg("model=fism", "eval=iris"))
-    ds, split = exp.dataset, exp.split
+    ds, split = exp.dataset, exp.task.split
     counts = np.bincount(ds.user, minlength=ds.n_users)
     for part in ("valid", "test"):
         per_user = np.bincount(ds.user[split.part(part)], minlength=ds.n_users)
@@ -83,12 +83,12 @@ def test_iris_negatives_fixed_distinct_and_outside_every_split(make_cfg):
     ds = first.dataset
     known = set(zip(ds.user.tolist(), ds.item.tolist()))
     for part in ("valid", "test"):
-        neg = first.sampled_negatives(part)
+        neg = first.task.sampled_negatives(part)
         assert neg.shape[1] == 99 and all(len(set(r)) == 99 for r in neg.tolist())
-        users = first.parts[part][0].tolist()
+        users = first.task.parts[part][0].tolist()
         assert not any((u, i) in known for u, r in zip(users, neg.tolist()) for i in r)
-        assert torch.equal(neg, second.sampled_negatives(part))  # two runs of one seed
-        assert first.sampled_negatives(part) is neg  # drawn once, the same tensor every epoch
+        assert torch.equal(neg, second.task.sampled_negatives(part))  # two runs of one seed
+        assert first.task.sampled_negatives(part) is neg  # drawn once, the same tensor every epoch
 
 
 # ---------------------------------------------------------------------------------------------------- history

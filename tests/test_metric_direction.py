@@ -76,4 +76,32 @@ def test_report_stars_the_lowest_logloss(tmp_path):
             {"valid_metric": "logloss", "valid/logloss": (0.47, 0.0)}]
     assert best_configuration(rows) == 1
     assert best_configuration([{**r, "valid_metric": "auc", "valid/auc": r["valid/logloss"]} for r in rows]) == 0
-    json.dumps(rows)  # rows stay plain data
+    declared = [{**r, "valid_metric": "auc", "valid/auc": r["valid/logloss"], "valid_higher_is_better": False}
+                for r in rows]
+    assert best_configuration(declared) == 1  # a task's declaration (results.json) wins over the metric's name
+
+
+def test_the_trainer_follows_the_direction_the_task_declares(tmp_path):
+    """A task that declared 'auc' lower-is-better would keep the lowest: the trainer reads the task, not the name."""
+    values = [0.70, 0.72, 0.71, 0.69, 0.68]
+    scripted = iter(values)
+    trainer = Trainer(_Scalar(), _OneBatch(), TrainerConfig(epochs=len(values), patience=10, progress=False),
+                      lambda m: {"auc": next(scripted)}, "auc", tmp_path / "ckpt", LoggerGroup([]),
+                      valid_higher_is_better=False)
+    assert trainer.fit().best_epoch == 5
+
+
+def test_tasks_declare_directions_and_results_carry_them(make_cfg, tmp_path):
+    from graphrec.experiment import build_experiment
+    from graphrec.training.run import run_training
+
+    ctr = build_experiment(make_cfg("model=din", "eval=ctr", "eval.metrics=[auc,logloss,user_auc]"))
+    assert ctr.task.metric_directions == {"auc": True, "logloss": False, "user_auc": True}
+    ranking = build_experiment(make_cfg("model=mf"))
+    assert all(ranking.task.metric_directions.values()) and set(ranking.task.metric_directions) == set(
+        ranking.cfg.eval.metrics)
+    res = run_training(make_cfg("model=din", "eval=ctr", "eval.metrics=[auc,logloss]", "eval.valid_metric=logloss",
+                                "trainer.epochs=2"), tmp_path / "din")
+    assert res["metric_directions"] == {"auc": "higher", "logloss": "lower"}
+    assert res["protocol"].startswith("ctr-") and res["test_impressions"]["evaluated"] == res["split_counts"]["test"]
+    assert "test_users" not in res  # click-through judges impressions; nothing ranking-shaped is faked

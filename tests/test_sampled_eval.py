@@ -31,18 +31,18 @@ def test_distinct_negatives_outside_every_interaction_and_fixed_per_seed(make_cf
     ds = exp.dataset
     known = set(zip(ds.user.tolist(), ds.item.tolist()))  # every split
     for part in ("valid", "test"):
-        users = exp.parts[part][0]
-        neg = exp.sampled_negatives(part)
+        users = exp.task.parts[part][0]
+        neg = exp.task.sampled_negatives(part)
         assert neg.shape == (users.numel(), 99)
         assert all(len(set(row)) == 99 for row in neg.tolist())  # distinct within a row
         assert not any((u, i) in known for u, row in zip(users.tolist(), neg.tolist()) for i in row)
-        assert exp.sampled_negatives(part) is neg  # drawn once, kept across epochs
+        assert exp.task.sampled_negatives(part) is neg  # drawn once, kept across epochs
     again = build_experiment(make_cfg("model=mf", "eval=loo", "eval.n_negatives=99", "seed=3"))
-    assert torch.equal(again.sampled_negatives("test"), exp.sampled_negatives("test"))  # one candidate set per split
+    assert torch.equal(again.task.sampled_negatives("test"), exp.task.sampled_negatives("test"))  # one candidate set per split
     other = build_experiment(make_cfg("model=mf", "eval=loo", "eval.n_negatives=99", "eval.split_seed=1"))
-    assert not torch.equal(other.sampled_negatives("test"), exp.sampled_negatives("test"))
+    assert not torch.equal(other.task.sampled_negatives("test"), exp.task.sampled_negatives("test"))
     out = exp.evaluate("test")
-    assert out["n_users"] + out["n_users_skipped"] == ds.n_users and out["n_users"] == exp.parts["test"][0].numel()
+    assert out["n_users"] + out["n_users_skipped"] == ds.n_users and out["n_users"] == exp.task.parts["test"][0].numel()
 
 
 def test_distinct_negatives_are_uniform_and_refuse_too_few_items():

@@ -82,7 +82,7 @@ def test_served_lists_equal_graphrec_recommend_with_exclusions(trained):
                 assert [i["score"] for i in got["items"]] == pytest.approx(rec["scores"], abs=1e-5)
         batch = client.post("/recommend", json={"users": [0, 1, 7], "k": 5}).json()["results"]
         assert [[int(i["id"]) for i in r["items"]] for r in batch] == [r["items"] for r in recommend(exp, [0, 1, 7], 5)]
-        seen = set(exp.csr["train"].user_items(0).tolist())
+        seen = set(exp.task.csr["train"].user_items(0).tolist())
         none = client.get("/recommend", params={"user": "0", "k": 50, "exclude": "none"}).json()
         assert seen & {int(i["id"]) for i in none["items"]}  # without exclusion the user's train items come back
         train = client.get("/recommend", params={"user": "0", "k": 50}).json()
@@ -103,7 +103,7 @@ def test_bad_requests_fallback_items_health_and_metrics(trained):
         r = client.get("/items/no-such-item")
         assert r.status_code == 404 and r.json()["field"] == "item"
         fallback = client.get("/recommend", params={"user": "stranger", "k": 3}).json()
-        counts = torch.bincount(exp.parts["train"][1], minlength=exp.dataset.n_items)
+        counts = torch.bincount(exp.task.parts["train"][1], minlength=exp.dataset.n_items)
         assert fallback["fallback"] == "popularity"
         assert [int(i["id"]) for i in fallback["items"]] == counts.argsort(descending=True, stable=True)[:3].tolist()
         assert client.get("/items/3").json()["raw_id"] == "3"

@@ -22,9 +22,9 @@ def test_lightgcn_learns_beyond_popularity_and_writes_run_dir(make_cfg, tmp_path
     from tests.test_metrics import FixedScores
 
     exp = build_experiment(cfg)
-    pop = torch.bincount(exp.train_pairs[1], minlength=exp.dataset.n_items).float()
+    pop = torch.bincount(exp.task.train_pairs[1], minlength=exp.dataset.n_items).float()
     popular = FixedScores(pop.expand(exp.dataset.n_users, -1))
-    pop_metrics = FullRankingEvaluator(["recall@20"]).evaluate(popular, exp.csr["test"], [exp.csr["train"], exp.csr["valid"]])
+    pop_metrics = FullRankingEvaluator(["recall@20"]).evaluate(popular, exp.task.csr["test"], [exp.task.csr["train"], exp.task.csr["valid"]])
     assert res["test"]["recall@20"] > 1.5 * pop_metrics["recall@20"]
     run = tmp_path / "run"
     saved = json.loads((run / "results.json").read_text())
@@ -157,8 +157,8 @@ def test_every_model_takes_a_bf16_step(model, make_cfg):
     exp = build_experiment(make_cfg(f"model={model}", "dataset.synthetic.n_users=120",
                                     "dataset.synthetic.n_items=80"))
     net = exp.model.train()
-    u, i = exp.train_pairs
-    batches = TrainingBatches(u, i, NegativeSampler(exp.csr["train"]), 64, int(net.n_negatives or 1), net.sampling)
+    u, i = exp.task.train_pairs
+    batches = TrainingBatches(u, i, NegativeSampler(exp.task.csr["train"]), 64, int(net.n_negatives or 1), net.sampling)
     batch = next(iter(batches.epoch(torch.Generator().manual_seed(0))))
 
     def total(out):

@@ -14,7 +14,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from graphrec.errors import ConfigError
-from graphrec.experiment import graph_store, load_configured_dataset, split_dataset
+from graphrec.experiment import load_configured_dataset
+from graphrec.tasks.ranking import graph_store, split_dataset
 from graphrec.graphs.store import BUILDERS, GraphSpec, degree_stats
 
 SURFING_PARAMS = ("K", "alpha", "top_k")

@@ -142,6 +142,6 @@ class CtrEvaluator:
         logit, n_nonfinite = most_wrong_where_nonfinite(label, logit)
         values = ctr_metrics(user, label, logit, self.ks)
         out = {key: values[key] for key in self.metrics}
-        out.update(n_users=int(np.unique(user).size), n_users_skipped=0, n_nonfinite=n_nonfinite,
+        out.update(n_users=int(np.unique(user).size), n_nonfinite=n_nonfinite,
                    eval_s=time.perf_counter() - start)
         return out

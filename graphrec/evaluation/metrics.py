@@ -40,20 +40,22 @@ def higher_is_better(key: str) -> bool:
     return parse_metric(str(key).rsplit("/", 1)[-1])[0] not in LOWER_IS_BETTER
 
 
-def improves(value: float, best: float | None, key: str) -> bool:
-    """Whether ``value`` of metric ``key`` beats ``best`` (None: nothing yet); a NaN never does."""
+def improves(value: float, best: float | None, key: str, higher: bool | None = None) -> bool:
+    """Whether ``value`` of metric ``key`` beats ``best`` (None: nothing yet); a NaN never does. ``higher``: the
+    direction a task declared for the metric (default: the metric's own, ``higher_is_better``)."""
     if value != value:
         return False
     if best is None or best != best:
         return True
-    return value > best if higher_is_better(key) else value < best
+    return value > best if (higher_is_better(key) if higher is None else higher) else value < best
 
 
-def best_of(values: list[float], key: str) -> int | None:
-    """Index of the best of ``values`` (the first among equals; NaN never chosen), None when none is finite."""
+def best_of(values: list[float], key: str, higher: bool | None = None) -> int | None:
+    """Index of the best of ``values`` (the first among equals; NaN never chosen), None when none is finite;
+    ``higher`` as in ``improves``."""
     best: int | None = None
     for i, v in enumerate(values):
-        if improves(v, None if best is None else values[best], key):
+        if improves(v, None if best is None else values[best], key, higher):
             best = i
     return best
 

@@ -22,6 +22,7 @@ class Recommender(nn.Module):
     task: str = "ranking"  # or "ctr"
     sampling: str = "pairwise"  # batches the trainer feeds: "pairwise" or "pointwise"
     n_negatives: int | None = None  # negatives per positive this model needs (None: ``trainer.n_neg``)
+    learns: bool = True  # False for a model with no learned weights (its loss is constant; e.g. ItemKNNCBF)
 
     def __init__(self, n_users: int, n_items: int):
         super().__init__()

@@ -38,7 +38,7 @@ SPLITS = ("train", "valid", "test")
 def _ranked_lists(exp, max_k: int, block: int = 256) -> dict[str, np.ndarray]:
     """Per user the top max_k + |seen| items of the full score row (module doc), in user blocks."""
     n_users, n_items = exp.dataset.n_users, exp.dataset.n_items
-    seen = sum(exp.csr[s].degree for s in SPLITS)
+    seen = sum(exp.task.csr[s].degree for s in SPLITS)
     width = (seen + max_k).clamp_max(n_items)
     items, scores = [], []
     with torch.no_grad():
@@ -76,9 +76,9 @@ def export_run(checkpoint: str | Path, out: str | Path, max_k: int = 100, device
         raw = ds.raw.get(f"{side}_id")
         arrays[f"raw_{side}_id"] = np.asarray(raw).astype(str) if raw is not None else np.arange(n).astype(str)
     for split in SPLITS:
-        arrays[f"seen_{split}_indptr"] = exp.csr[split].indptr.numpy().astype(np.int64)
-        arrays[f"seen_{split}_indices"] = exp.csr[split].indices.numpy().astype(np.int64)
-    counts = torch.bincount(exp.parts["train"][1], minlength=ds.n_items)
+        arrays[f"seen_{split}_indptr"] = exp.task.csr[split].indptr.numpy().astype(np.int64)
+        arrays[f"seen_{split}_indices"] = exp.task.csr[split].indices.numpy().astype(np.int64)
+    counts = torch.bincount(exp.task.parts["train"][1], minlength=ds.n_items)
     arrays["popularity"] = np.lexsort((np.arange(ds.n_items), -counts.numpy())).astype(np.int64)
     if "title" in ds.extras and len(ds.extras["title"]) == ds.n_items:
         arrays["item_title"] = np.asarray(ds.extras["title"]).astype(str)

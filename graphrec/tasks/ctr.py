@@ -9,14 +9,21 @@ every impression of the part, scored by the model's ``predict(batch) -> logits``
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from omegaconf import DictConfig
 
-from graphrec.errors import DataError
+from graphrec.data.dataset import Dataset
+from graphrec.errors import ConfigError, DataError
 from graphrec.evaluation.ctr import CtrEvaluator
-from graphrec.tasks.ctr_data import CtrRecords
+from graphrec.tasks.base import directions
+from graphrec.tasks.checks import check_eval
+from graphrec.tasks.ctr_data import CtrRecords, ImpressionSplit, build_records
+
+log = logging.getLogger("graphrec")
 
 
 class CtrEpochs:
@@ -34,14 +41,53 @@ class CtrEpochs:
 
 class CtrTask:
     name = "ctr"
+    protocols = ("ctr",)
 
-    def __init__(self, ecfg: DictConfig, records: CtrRecords, dataset_name: str):
-        self.ecfg, self.records, self.dataset_name = ecfg, records, dataset_name
+    def __init__(self, ecfg: DictConfig, records: CtrRecords, dataset_name: str,
+                 split: ImpressionSplit | None = None):
+        self.ecfg, self.records, self.dataset_name, self.split = ecfg, records, dataset_name, split
         self.evaluator = CtrEvaluator(list(ecfg.metrics), int(ecfg.get("block_size", 4096)))
+
+    @classmethod
+    def check(cls, ecfg: DictConfig) -> None:
+        check_eval(ecfg)
+
+    @classmethod
+    def from_dataset(cls, cfg: DictConfig, ds: Dataset) -> CtrTask:
+        """Split the impressions in time and index the histories (``graphrec.tasks.ctr_data``)."""
+        records, split = build_records(ds, cfg.eval)
+        log.info(f"split {split.protocol}: " + ", ".join(f"{k} {v:,} impressions" for k, v in split.counts().items())
+                 + f"; histories of the last {records.length} clicks and non-clicks")
+        return cls(cfg.eval, records, ds.name, split)
+
+    def prepare(self, model: torch.nn.Module, cfg: DictConfig, device: torch.device) -> float:
+        """A click-through model's initialisation from the training impressions (no graphs); returns 0 s of
+        graph building."""
+        if model.task != self.name:
+            raise ConfigError(f"model {type(model).__name__} serves the '{model.task}' task, not eval=ctr "
+                              f"(choose a click-through model, or another eval)")
+        if model.graph_specs():
+            raise ConfigError(f"model {type(model).__name__}: graphs are not built for the ctr task yet")
+        records, train = self.records, self.records.rows("train")
+        model.init_from_training(*(torch.from_numpy(a[train]).to(device)
+                                   for a in (records.user, records.item, records.click, records.time)))
+        return 0.0
 
     @property
     def metric_names(self) -> list[str]:
         return list(self.ecfg.metrics)
+
+    @property
+    def metric_directions(self) -> dict[str, bool]:
+        return directions(self.metric_names)
+
+    def results(self, test: dict[str, float]) -> dict[str, Any]:
+        """The click-through part of ``results.json``: the split and what the test judged (impressions of how
+        many users; no user is skipped: every impression is judged)."""
+        return {"protocol": self.split.protocol,
+                "split_counts": {**self.split.counts(), "train_only_users": self.split.train_only_users},
+                "test_impressions": {"evaluated": int(self.records.rows("test").size),
+                                     "users": test.get("n_users", 0)}}
 
     def batches(self, model: torch.nn.Module, batch_size: int, default_negatives: int = 0) -> CtrEpochs:
         """Training impressions in shuffled batches (their non-clicks are the negatives: nothing is sampled)."""

@@ -10,29 +10,109 @@ users without a training interaction out of both (MMRec's and RecBole's conventi
 
 from __future__ import annotations
 
+import logging
+import time
+from typing import Any
+
+import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from graphrec.data.dataset import Dataset
 from graphrec.data.interactions import InteractionIndex
 from graphrec.data.sampler import NegativeSampler, TrainingBatches
-from graphrec.errors import DataError
+from graphrec.data.splits import Split, make_split
+from graphrec.data.storage import data_root
+from graphrec.errors import ConfigError, DataError
 from graphrec.evaluation.full_ranking import FullRankingEvaluator
 from graphrec.evaluation.sampled import SampledEvaluator, draw_negatives
+from graphrec.graphs.store import GraphStore, TrainingGraphInput
 from graphrec.models.base import Recommender
+from graphrec.tasks.base import directions
+from graphrec.tasks.checks import check_eval
+
+log = logging.getLogger("graphrec")
+
+
+def split_dataset(ds: Dataset, ecfg: DictConfig) -> Split:
+    """The split ``eval.*`` asks for."""
+    return make_split(ds, ecfg.split, list(ecfg.ratios), int(ecfg.split_seed), ecfg.loo_order,
+                      int(ecfg.min_user_interactions))
+
+
+def graph_store(cfg: DictConfig, ds: Dataset, train_index: np.ndarray) -> GraphStore:
+    """A GraphStore over the training interactions and item features, cached under the data root."""
+    data = TrainingGraphInput(torch.from_numpy(ds.user[train_index]), torch.from_numpy(ds.item[train_index]),
+                              ds.n_users, ds.n_items, {m: torch.from_numpy(f) for m, f in ds.features.items()})
+    cache = data_root(cfg.get("data_root")) / ".graphs" if cfg.get("graph_cache", True) else None
+    return GraphStore(data, cache)
 
 
 class RankingTask:
     name = "ranking"
+    protocols = ("full", "sampled")
 
     def __init__(self, ecfg: DictConfig, parts: dict[str, tuple[torch.Tensor, torch.Tensor]],
-                 csr: dict[str, InteractionIndex], everything: InteractionIndex, dataset_name: str):
+                 csr: dict[str, InteractionIndex], everything: InteractionIndex, dataset_name: str,
+                 split: Split | None = None, dataset: Dataset | None = None):
         self.ecfg, self.parts, self.csr = ecfg, parts, csr
         self.everything, self.dataset_name = everything, dataset_name
+        self.split, self.dataset = split, dataset
         self._negatives: dict[str, torch.Tensor] = {}
+
+    @classmethod
+    def check(cls, ecfg: DictConfig) -> None:
+        check_eval(ecfg)
+
+    @classmethod
+    def from_dataset(cls, cfg: DictConfig, ds: Dataset) -> RankingTask:
+        """Split the interactions as ``eval.*`` says and index each part."""
+        split = split_dataset(ds, cfg.eval)
+        log.info(f"split {split.protocol}: " + ", ".join(f"{k} {v:,}" for k, v in split.counts().items())
+                 + (f"; {split.train_only_users:,} users with too few interactions for a held-out item stay in "
+                    f"training only" if split.train_only_users else ""))
+        parts, csr = {}, {}
+        for name in ("train", "valid", "test"):
+            idx = split.part(name)
+            u, i = torch.from_numpy(ds.user[idx]), torch.from_numpy(ds.item[idx])
+            parts[name] = (u, i)
+            csr[name] = InteractionIndex(u, i, ds.n_users, ds.n_items)
+        everything = InteractionIndex(torch.from_numpy(ds.user), torch.from_numpy(ds.item), ds.n_users, ds.n_items)
+        return cls(cfg.eval, parts, csr, everything, ds.name, split, ds)
+
+    def prepare(self, model: Recommender, cfg: DictConfig, device: torch.device) -> float:
+        """Build the graphs the model declares from the training split (cached) and attach them on ``device``;
+        returns the seconds it took."""
+        if model.task != self.name:
+            raise ConfigError(f"model {type(model).__name__} serves the '{model.task}' task: use eval={model.task}")
+        start = time.perf_counter()
+        specs = model.graph_specs()
+        store = graph_store(cfg, self.dataset, self.split.train)
+        model.attach_graphs(store.build(specs, device))
+        seconds = time.perf_counter() - start
+        if specs:
+            cached = sum(store.cache_hits.values())
+            log.info(f"graphs: {len(specs)} ({', '.join(specs)}), {cached} of them from the cache ({seconds:.1f} s)")
+        return seconds
 
     @property
     def metric_names(self) -> list[str]:
         return list(self.ecfg.metrics)
+
+    @property
+    def metric_directions(self) -> dict[str, bool]:
+        return directions(self.metric_names)
+
+    def results(self, test: dict[str, float]) -> dict[str, Any]:
+        """The ranking part of ``results.json``: the split and the users the test judged."""
+        return {"protocol": self.split.protocol,
+                "split_counts": {**self.split.counts(), "train_only_users": self.split.train_only_users},
+                "test_users": {"evaluated": test.get("n_users", 0), "skipped": test.get("n_users_skipped", 0),
+                               "dropped_cold": test.get("n_users_dropped", 0)}}
+
+    @property
+    def train_pairs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.parts["train"]
 
     def batches(self, model: Recommender, batch_size: int, default_negatives: int) -> TrainingBatches:
         """One epoch's batches (``.epoch(generator)``) of the kind ``model.sampling`` names."""

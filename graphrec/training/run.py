@@ -197,6 +197,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = Non
     extra_state = {"config": config, "dataset_fingerprint": exp.dataset_fingerprint}
     trainer = Trainer(model, batches, trainer_cfg, (lambda m: exp.evaluate("valid")) if exp.has_valid() else None,
                       valid_metric, run_dir / "checkpoints", loggers, seed=int(cfg.seed),
+                      valid_higher_is_better=exp.task.metric_directions[valid_metric],
                       extra_state=extra_state, on_epoch_end=on_epoch_end)
     if target is not None:
         trainer.resume(trainer.last_path)
@@ -215,14 +216,13 @@ def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = Non
             "dataset": exp.dataset.name,
             "seed": int(cfg.seed),
             "device": str(exp.device),
-            "protocol": exp.split.protocol,
+            **exp.task.results(test),  # protocol, split counts, what the test judged
             "best_epoch": int(state.best_epoch),
             "epochs_run": int(state.epoch),
             "stopped_early": bool(state.stopped_early),
             "num_parameters": int(model.num_parameters()),
-            "split_counts": {**exp.split.counts(), "train_only_users": exp.split.train_only_users},
             "timing": {
-                "graph_build_s": round(exp.graph_build_s, 4),
+                "graph_build_s": round(exp.prepare_s, 4),
                 "train_s_per_epoch": round(sum(state.train_seconds) / max(len(state.train_seconds), 1), 4),
                 "eval_s": round(sum(state.eval_seconds) / max(len(state.eval_seconds), 1), 4),
                 "test_eval_s": round(test.get("eval_s", 0.0), 4),
@@ -230,8 +230,7 @@ def run_training(cfg: DictConfig, run_dir: str | Path, job: JobInfo | None = Non
             },
             "valid": dict(state.best_valid),
             "test": metric_values(test),
-            "test_users": {"evaluated": test.get("n_users", 0), "skipped": test.get("n_users_skipped", 0),
-                           "dropped_cold": test.get("n_users_dropped", 0)},
+            "metric_directions": {m: ("higher" if up else "lower") for m, up in exp.task.metric_directions.items()},
             "nonfinite_scores": {"valid": _at_epoch(state, state.best_epoch, "valid_nonfinite"),
                                  "test": int(test.get("n_nonfinite", 0))},
             "provenance": provenance(config, exp.dataset_fingerprint),

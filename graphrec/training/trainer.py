@@ -1,7 +1,8 @@
 """The training loop: epochs of sampled batches, validation, early stopping, checkpoints and resume.
 
 - Early stopping and model selection look at ``valid_metric`` on the validation split only, in the direction
-  the metric declares (``graphrec.evaluation.metrics.higher_is_better``: lower logloss is better);
+  the task declares for it (``Task.metric_directions``, from ``graphrec.evaluation.metrics.higher_is_better``:
+  lower logloss is better);
   the test split is evaluated once, by the caller, at the best checkpoint.
 - ``checkpoints/best.pt`` (model at the best validation epoch) and ``checkpoints/last.pt`` (model, optimiser,
   sampler and RNG states, early-stopping state, history) are written atomically after every epoch, so an
@@ -138,9 +139,12 @@ class Trainer:
     def __init__(self, model: Recommender, batches: TrainingBatches, config: TrainerConfig,
                  validate: Callable[[Recommender], dict[str, float]] | None, valid_metric: str,
                  checkpoint_dir: str | Path, logger: Logger, seed: int = 0, extra_state: dict | None = None,
-                 on_epoch_end: Callable[[TrainState], None] | None = None):
+                 on_epoch_end: Callable[[TrainState], None] | None = None,
+                 valid_higher_is_better: bool | None = None):
         self.model, self.batches, self.cfg = model, batches, config
         self.validate, self.valid_metric = validate, valid_metric
+        # the direction the task declares for valid_metric (None: the metric's own, evaluation.metrics)
+        self.valid_higher_is_better = valid_higher_is_better
         self.ckpt_dir = Path(checkpoint_dir)
         self.logger, self.extra_state, self.on_epoch_end = logger, dict(extra_state or {}), on_epoch_end
         self.device = next(model.parameters()).device
@@ -250,7 +254,8 @@ class Trainer:
                     row["valid_nonfinite"] = int(metrics["n_nonfinite"])
                 row.update({f"valid/{k}": v for k, v in metric_values(metrics).items()})
                 score = float(metrics[self.valid_metric])
-                if improves(score, st.best_score if st.best_epoch >= 0 else None, self.valid_metric):
+                if improves(score, st.best_score if st.best_epoch >= 0 else None, self.valid_metric,
+                            self.valid_higher_is_better):
                     st.best_score, st.best_epoch, st.bad_evals = score, epoch, 0
                     st.best_valid = metric_values(metrics)
                     self._save_best()

@@ -24,9 +24,9 @@ def user_score_groups(exp, user: int) -> dict[str, np.ndarray]:
     with torch.no_grad():
         scores = model.score(torch.tensor([user], device=exp.device))[0].cpu().numpy()
     seen = np.zeros(exp.dataset.n_items, dtype=bool)
-    for index in exp.csr.values():
+    for index in exp.task.csr.values():
         seen[index.user_items(user).cpu().numpy()] = True
-    return {"test positives": scores[exp.csr["test"].user_items(user).cpu().numpy()], "negatives": scores[~seen]}
+    return {"test positives": scores[exp.task.csr["test"].user_items(user).cpu().numpy()], "negatives": scores[~seen]}
 
 
 def user_boundaries(model, user: int) -> tuple[float, float] | None:

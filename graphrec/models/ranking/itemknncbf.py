@@ -30,6 +30,7 @@ from graphrec.models.base import Recommender
 
 
 class ItemKNNCBF(Recommender):
+    learns = False
     def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor], k: int = 10,
                  shrink: float = 10.0):
         super().__init__(n_users, n_items)
