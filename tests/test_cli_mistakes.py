@@ -46,10 +46,16 @@ def test_a_bad_hydra_value_is_one_line_and_a_failed_sweep_leaves_no_dir(tmp_path
 
 
 def test_usage_texts_agree_on_graph_kinds_and_help_survives_a_closed_pipe(tmp_path):
+    from graphrec.cli import VERBS
+    from graphrec.data.formats import FORMATS
     from graphrec.graphs.store import BUILDERS
 
     kinds = ", ".join(BUILDERS)
-    assert f"(kinds: {kinds})" in run_cli("--help", cwd=tmp_path).stdout
+    overview = run_cli("--help", cwd=tmp_path).stdout
+    flat = " ".join(overview.split())  # the overview wraps long descriptions
+    assert f"(kinds: {kinds})" in flat and f"(formats: {', '.join(FORMATS)})" in flat
+    listed = {line.split()[0] for line in overview.splitlines() if line.startswith("  ") and line.strip()}
+    assert set(VERBS) <= listed, set(VERBS) - listed  # generated from the verbs' table: none left out
     assert f"kinds: {kinds}" in run_cli("graphs", "--help", cwd=tmp_path).stdout
     train_help = run_cli("train", "--help", cwd=tmp_path).stdout
     assert train_help.startswith("usage: graphrec train") and "powered by Hydra" not in train_help

@@ -8,7 +8,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from graphrec.cli import _register_resolvers
+from graphrec.cli.hydra_app import register_resolvers
 from graphrec.configs import conf_dir
 from graphrec.evaluation.metrics import best_of, higher_is_better, improves, optuna_direction
 from graphrec.report import best_configuration
@@ -61,7 +61,7 @@ def test_trainer_keeps_the_best_in_the_metrics_direction(tmp_path, metric, value
 
 
 def test_optuna_direction_is_derived_from_the_valid_metric():
-    _register_resolvers()
+    register_resolvers()
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
         for overrides, direction in ((["model=din", "eval=ctr", "eval.valid_metric=logloss"], "minimize"),
                                      (["model=din", "eval=ctr"], "maximize"), (["model=mf"], "maximize")):

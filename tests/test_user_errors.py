@@ -51,7 +51,9 @@ def test_no_arguments_and_help(tmp_path):
     proc = run_cli(cwd=tmp_path)
     assert proc.returncode == 2 and "usage: graphrec" in proc.stderr
     assert run_cli("--help").returncode == 0
-    for verb in ("evaluate", "recommend", "viz", "graphs", "data", "train"):
+    from graphrec.cli import VERBS
+
+    for verb in VERBS:
         proc = run_cli(verb, "--help", cwd=tmp_path)
         assert proc.returncode == 0, (verb, proc.stderr)
         assert "usage" in proc.stdout.lower() or "powered by hydra" in proc.stdout.lower(), verb

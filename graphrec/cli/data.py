@@ -62,7 +62,7 @@ def prepare(fmt: str, source: str | Path, name: str, root: str | Path | None = N
         return write_dataset_locked(ds, root, overwrite=overwrite)
 
 
-def data_main(argv: list[str]) -> None:
+def main(argv: list[str]) -> None:
     parser = _Parser(prog="graphrec data")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare", help="import a dataset")

@@ -13,6 +13,7 @@ import time
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from graphrec.configs import conf_dir
 from graphrec.errors import ConfigError
 from graphrec.experiment import load_configured_dataset
 from graphrec.tasks.ranking import graph_store, split_dataset
@@ -36,7 +37,7 @@ def _is_graph_arg(arg: str) -> bool:
     return arg.startswith(("graph=", "graph."))
 
 
-def graphs_main(argv: list[str], conf_dir: str) -> None:
+def main(argv: list[str]) -> None:
     if not argv or argv[0] != "info":
         raise ConfigError("usage: graphrec graphs info dataset=<name> graph=<kind> [graph.<param>=<value> ...]")
     graph_args = [a for a in argv[1:] if _is_graph_arg(a)]
@@ -45,7 +46,7 @@ def graphs_main(argv: list[str], conf_dir: str) -> None:
     params = _dotted_params(graph_args)
     if kind is None:
         raise ConfigError(f"graph: which graph to build ({', '.join(BUILDERS)})")
-    with initialize_config_dir(config_dir=conf_dir, version_base="1.3"):
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
         try:
             cfg = compose("config", overrides=hydra_args)
         except Exception as exc:

@@ -20,7 +20,7 @@ from graphrec.data.dataset import Dataset
 from graphrec.errors import ConfigError, DataError
 from graphrec.evaluation.ctr import CtrEvaluator
 from graphrec.tasks.base import directions
-from graphrec.tasks.checks import check_eval
+from graphrec.tasks.eval_config import CtrEvalConfig
 from graphrec.tasks.ctr_data import CtrRecords, ImpressionSplit, build_records
 
 log = logging.getLogger("graphrec")
@@ -49,8 +49,9 @@ class CtrTask:
         self.evaluator = CtrEvaluator(list(ecfg.metrics), int(ecfg.get("block_size", 4096)))
 
     @classmethod
-    def check(cls, ecfg: DictConfig) -> None:
-        check_eval(ecfg)
+    def check(cls, ecfg: DictConfig) -> CtrEvalConfig:
+        """``eval.*`` as this task reads it (a ConfigError naming the first bad field)."""
+        return CtrEvalConfig.from_config(ecfg)
 
     @classmethod
     def from_dataset(cls, cfg: DictConfig, ds: Dataset) -> CtrTask:

@@ -29,7 +29,7 @@ from graphrec.evaluation.sampled import SampledEvaluator, draw_negatives
 from graphrec.graphs.store import GraphStore, TrainingGraphInput
 from graphrec.models.base import Recommender
 from graphrec.tasks.base import directions
-from graphrec.tasks.checks import check_eval
+from graphrec.tasks.eval_config import RankingEvalConfig
 
 log = logging.getLogger("graphrec")
 
@@ -61,8 +61,9 @@ class RankingTask:
         self._negatives: dict[str, torch.Tensor] = {}
 
     @classmethod
-    def check(cls, ecfg: DictConfig) -> None:
-        check_eval(ecfg)
+    def check(cls, ecfg: DictConfig) -> RankingEvalConfig:
+        """``eval.*`` as this task reads it (a ConfigError naming the first bad field)."""
+        return RankingEvalConfig.from_config(ecfg)
 
     @classmethod
     def from_dataset(cls, cfg: DictConfig, ds: Dataset) -> RankingTask:

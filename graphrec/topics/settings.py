@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from graphrec.data.storage import check_name, dataset_dir
 from graphrec.errors import ConfigError
+from graphrec.typed_config import check_choice, check_flag, check_number
 
 # key -> (kind, lowest, highest, whether the lowest is allowed); "int" means a whole number
 NUMBERS = {
@@ -34,17 +35,6 @@ REPORT_NUMBERS = {"queues.tau1": ("float", 0.0, None, True), "queues.tau2": ("fl
                   **{f"queues.{k}": ("int", 1, None, True) for k in ("n1", "n2", "n3")}}
 CHOICES = {"tags": ("auto", "all", "before_valid"), "untagged": ("predicted", "zero"),
            "inputs.text_encoder": ("tfidf", "tfidf_chars", "minilm", "auto")}
-
-
-def check_number(value, key: str, kind: str, low: float | None, high: float | None, inclusive: bool) -> None:
-    """One ConfigError naming ``key`` unless ``value`` is a ``kind`` number within [low (or above), high)."""
-    whole = isinstance(value, int) and not isinstance(value, bool)
-    if not (whole or (kind == "float" and isinstance(value, float))) or value != value:
-        raise ConfigError(f"{key}: expected {'an integer' if kind == 'int' else 'a number'}, got {value!r}")
-    if low is not None and (value < low or (value == low and not inclusive)):
-        raise ConfigError(f"{key}: must be {'at least' if inclusive else 'greater than'} {low}, got {value!r}")
-    if high is not None and value >= high:
-        raise ConfigError(f"{key}: must be below {high}, got {value!r}")
 
 
 def ranker_runs(patterns: list[str]) -> list[Path]:
@@ -70,11 +60,9 @@ def check_topics_config(cfg: DictConfig, stage: str) -> None:
     for key, (kind, low, high, inclusive) in numbers.items():
         check_number(OmegaConf.select(cfg, key), key, kind, low, high, inclusive)
     for key, allowed in CHOICES.items():
-        if str(OmegaConf.select(cfg, key)) not in allowed:
-            raise ConfigError(f"{key}: expected one of {', '.join(allowed)}, got {OmegaConf.select(cfg, key)!r}")
+        check_choice(str(OmegaConf.select(cfg, key)), key, allowed)
     for key in ("overwrite", "progress"):
-        if not isinstance(cfg.get(key), bool):
-            raise ConfigError(f"{key}: expected true or false, got {cfg.get(key)!r}")
+        check_flag(cfg.get(key), key)
     if stage in ("assign", "report"):
         read_stage(cfg.fit_dir, "fit", "fit_dir")
     if stage == "assign":

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from tqdm import tqdm
@@ -36,6 +36,7 @@ from graphrec.models.base import Recommender
 from graphrec.checkpoints import load_checkpoint, save_checkpoint
 from graphrec.training.optimizers import OPTIMIZERS, build_optimizer
 from graphrec.training.loggers import Logger
+from graphrec.typed_config import TypedSection, setting
 
 log = logging.getLogger("graphrec")
 
@@ -45,72 +46,40 @@ log = logging.getLogger("graphrec")
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
 
 
+TABLES = ("dense", "table_wise", "column_wise")
+
+
 @dataclass
-class TrainerConfig:
-    """``trainer.*``; every field is checked on construction (a ConfigError naming ``trainer.<field>``)."""
+class TrainerConfig(TypedSection):
+    """``trainer.*``, typed (``graphrec.typed_config``): every field is checked on construction (a ConfigError
+    naming ``trainer.<field>``); the rules between fields follow in ``__post_init__``."""
 
-    epochs: int = 1000
-    batch_size: int = 2048
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    n_neg: int = 1
-    eval_every: int = 1
-    patience: int = 20
-    min_epochs: int = 0
-    grad_clip: float | None = None
+    section: ClassVar[str] = "trainer"
+    epochs: int = setting(1000, at_least=1)
+    batch_size: int = setting(2048, at_least=1)
+    lr: float = setting(1e-3, above=0)
+    weight_decay: float = setting(0.0, at_least=0)
+    n_neg: int = setting(1, at_least=1)
+    eval_every: int = setting(1, at_least=1)
+    patience: int = setting(20, at_least=1)
+    min_epochs: int = setting(0, at_least=0)
+    grad_clip: float | None = setting(None, above=0)
     progress: bool = True
-    progress_interval_s: float = 30.0  # without a terminal: a progress line inside an epoch this often
-    precision: str = "fp32"  # fp32 | bf16 (autocast of the forward pass and loss; see PRECISIONS)
-    distributed: str = "auto"  # auto | ddp | none (graphrec.distributed; auto = DDP when launched by torchrun)
-    max_batches: int | None = None  # stop each epoch after this many batches (smoke runs, benchmarks/scale.py)
-    optimizer: str = "adam"  # adam | adagrad | sgd (graphrec.training.optimizers)
-    tables: str = "dense"  # dense | table_wise | column_wise (TorchRec-sharded ID tables, graphrec.training.sharded_tables)
-
-    # field -> (kind, smallest allowed value, whether the bound itself is allowed)
-    _RULES = {"epochs": ("int", 1, True), "batch_size": ("int", 1, True), "lr": ("number", 0, False),
-              "weight_decay": ("number", 0, True), "n_neg": ("int", 1, True), "eval_every": ("int", 1, True),
-              "patience": ("int", 1, True), "min_epochs": ("int", 0, True), "grad_clip": ("number", 0, False),
-              "progress_interval_s": ("number", 0, True), "max_batches": ("int", 1, True)}
+    progress_interval_s: float = setting(30.0, at_least=0)  # without a terminal: a progress line this often
+    precision: str = setting("fp32", choices=tuple(PRECISIONS))  # autocast of the forward pass and loss
+    distributed: str = setting("auto", choices=ddp.MODES)  # auto = DDP when launched by torchrun
+    max_batches: int | None = setting(None, at_least=1)  # stop each epoch after this many (smoke runs, scale.py)
+    optimizer: str = setting("adam", choices=tuple(OPTIMIZERS))  # graphrec.training.optimizers
+    tables: str = setting("dense", choices=TABLES)  # TorchRec-sharded ID tables (graphrec.training.sharded_tables)
 
     def __post_init__(self) -> None:
-        for name, (kind, bound, inclusive) in self._RULES.items():
-            value = getattr(self, name)
-            if name in ("grad_clip", "max_batches") and value is None:
-                continue
-            is_int = isinstance(value, int) and not isinstance(value, bool)
-            if not (is_int or (kind == "number" and isinstance(value, float))):
-                raise ConfigError(f"trainer.{name}: expected {'an integer' if kind == 'int' else 'a number'}, "
-                                  f"got {value!r}")
-            if value < bound or (value == bound and not inclusive) or value != value:
-                raise ConfigError(f"trainer.{name}: must be {'at least' if inclusive else 'greater than'} {bound}, "
-                                  f"got {value!r}")
-        if not isinstance(self.progress, bool):
-            raise ConfigError(f"trainer.progress: expected true or false, got {self.progress!r}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"trainer.precision: '{self.precision}' is not one of {sorted(PRECISIONS)}")
-        if self.distributed not in ddp.MODES:
-            raise ConfigError(f"trainer.distributed: '{self.distributed}' is not one of {list(ddp.MODES)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"trainer.optimizer: '{self.optimizer}' is not one of {sorted(OPTIMIZERS)}")
-        if self.tables not in TABLES:
-            raise ConfigError(f"trainer.tables: '{self.tables}' is not one of {list(TABLES)}")
+        super().__post_init__()
         if self.tables != "dense" and (self.weight_decay or self.grad_clip):
             raise ConfigError(f"trainer.tables={self.tables}: trainer.weight_decay and trainer.grad_clip are not "
                               "supported (the table optimiser runs fused in the backward)")
         if self.tables != "dense" and self.distributed == "none":
             raise ConfigError(f"trainer.tables={self.tables}: shards live on torchrun's ranks; "
                               "trainer.distributed=none turns them off")
-
-    @classmethod
-    def from_config(cls, tcfg: Any) -> TrainerConfig:
-        """From the ``trainer`` node of a run config (keys that are not fields, like ``resume``, are skipped)."""
-        from omegaconf import OmegaConf
-
-        values = OmegaConf.to_container(tcfg, resolve=True) if not isinstance(tcfg, dict) else dict(tcfg)
-        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
-
-
-TABLES = ("dense", "table_wise", "column_wise")
 
 
 class TrainingDiverged(GraphrecError):
