@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from graphrec.models.ctr.common import mlp
+from graphrec.models.layers.mlp import mlp
 
 
 class MMoE(nn.Module):

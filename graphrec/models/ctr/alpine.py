@@ -23,7 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from graphrec.models.ctr.common import ClickModel, ItemVectors, history, mlp
+from graphrec.models.ctr.common import ClickModel, ItemVectors, history
+from graphrec.models.layers.mlp import mlp
 from graphrec.models.ctr.thacil import target_attention
 
 

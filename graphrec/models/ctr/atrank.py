@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from graphrec.models.ctr.common import ClickModel, ItemVectors, history, mlp
+from graphrec.models.ctr.common import ClickModel, ItemVectors, history
+from graphrec.models.layers.mlp import mlp
 
 
 def recency_buckets(mask: torch.Tensor, n_buckets: int) -> torch.Tensor:

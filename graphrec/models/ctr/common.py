@@ -1,6 +1,5 @@
 """Building blocks shared by the click-through models of ``eval=ctr`` (DIN, MTIN and the paper's baselines).
 
-- ``mlp``: Linear → activation between every pair of sizes;
 - ``ItemVectors``: v_i = E_i (+ W x̃_i, x̃ the item's standardised features, every modality concatenated, when
   the dataset has any and ``use_features`` is true); row ``n_items`` is the history padding and maps to 0;
 - ``ClickModel``: the ``ctr`` contract. A subclass implements ``forward(batch) -> (logits [B], reg)`` where
@@ -12,23 +11,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 from torch import nn
 
 from graphrec.losses import bce_loss
 from graphrec.models.base import Recommender
-
-
-def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.PReLU) -> nn.Sequential:
-    """Linear → activation between every pair of sizes, no activation after the last layer."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(activation())  # PReLU: one slope per layer (per-channel expects channels at dim 1)
-    return nn.Sequential(*layers)
 
 
 class ItemVectors(nn.Module):

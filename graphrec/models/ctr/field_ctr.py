@@ -31,7 +31,8 @@ from torch import nn
 
 from graphrec.errors import ConfigError
 from graphrec.graphs.sparse import SparseGraph
-from graphrec.models.ctr.common import ClickModel, ItemVectors, history, masked_mean, mlp
+from graphrec.models.ctr.common import ClickModel, ItemVectors, history, masked_mean
+from graphrec.models.layers.mlp import mlp
 
 
 def padded_values(item: torch.Tensor, value: torch.Tensor, n_items: int, n_values: int, cap: int

@@ -87,7 +87,8 @@ from torch import nn
 
 from graphrec.data.histories import HistoryIndex
 from graphrec.errors import ConfigError
-from graphrec.models.ctr.common import ClickModel, ItemVectors, history, mlp
+from graphrec.models.ctr.common import ClickModel, ItemVectors, history
+from graphrec.models.layers.mlp import mlp
 from graphrec.models.ctr.mtin_layers import InterestMask, MatchingScores, TemporalMasks, interest_routing
 
 log = logging.getLogger("graphrec")

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from graphrec.models.ctr.common import mlp
+from graphrec.models.layers.mlp import mlp
 
 
 class MatchingScores(nn.Module):

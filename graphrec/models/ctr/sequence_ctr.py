@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from graphrec.models.ctr.common import ClickModel, ItemVectors, history, masked_mean, mlp
+from graphrec.models.ctr.common import ClickModel, ItemVectors, history, masked_mean
+from graphrec.models.layers.mlp import mlp
 
 
 class SequenceClick(ClickModel):
