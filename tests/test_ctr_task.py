@@ -46,6 +46,9 @@ def test_din_trains_on_impressions_and_reports_every_ctr_metric(make_cfg, tmp_pa
     assert ev.returncode == 0, ev.stderr
     again = json.loads(ev.stdout)
     assert again["test"]["auc"] == pytest.approx(res["test"]["auc"], abs=1e-9) and "valid" in again
+    text = run_cli("evaluate", f"checkpoint={run}", cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert f"test: auc {res['test']['auc']:.4f}" in text.stdout
     for verb in (["recommend", f"checkpoint={run}", "users=[0]"], ["viz", "scores", f"checkpoint={run}", "users=[0]"],
                  ["export", f"checkpoint={run}", f"out={tmp_path / 'exp'}"]):
         assert_clean_error(run_cli(*verb, cwd=tmp_path), "DIN is a 'ctr' model", "graphrec evaluate")

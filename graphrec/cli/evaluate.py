@@ -26,5 +26,7 @@ def main(argv: list[str]) -> None:
         return
     for part, metrics in results.items():
         shown = metric_values(metrics)
+        counts = [f"{k.removeprefix('n_').replace('_', ' ')} {v}" for k, v in metrics.items()
+                  if k not in shown and k != "eval_s"]  # what the task's evaluator counted (users, skipped, ...)
         print(f"{part}: " + "  ".join(f"{k} {v:.4f}" for k, v in shown.items()) +
-              f"  (users {metrics['n_users']}, skipped {metrics['n_users_skipped']})")
+              (f"  ({', '.join(counts)})" if counts else ""))
