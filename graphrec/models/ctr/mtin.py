@@ -33,8 +33,8 @@ removed one by one for the ablation: ``temporal_masks: false`` (eq. 5–7: r_g i
 (Algorithm 1: every item to its best-scoring group, no discount ξ, no ε). What each does on real data
 (``benchmarks/README.md``, "MTIN ablation"): on KuaiRand like/hate (3 seeds) the temporal masks help (validation
 AUC −0.008 without them) and the interest mask, the H_neg branch and the routing do not — without each, the
-extended model's validation AUC is equal or higher; on ML-100K (one seed) the temporal masks make no difference
-and the other three help by 0.002–0.004, within two standard deviations. No unit helps on both.
+extended model's validation AUC is equal or higher; on ML-100K (3 seeds) none of the four helps on validation
+(without the H_neg branch validation AUC even rises by 0.004). No unit helps on both.
 
 Choices and deviations, with reasons:
 - The paper does not say how M_u is pre-trained. Here it is initialised (``init_from_training``) as the k-means
