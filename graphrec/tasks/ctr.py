@@ -63,10 +63,8 @@ class CtrTask:
 
     def prepare(self, model: torch.nn.Module, cfg: DictConfig, device: torch.device) -> float:
         """A click-through model's initialisation from the training impressions (no graphs); returns 0 s of
-        graph building."""
-        if model.task != self.name:
-            raise ConfigError(f"model {type(model).__name__} serves the '{model.task}' task, not eval=ctr "
-                              f"(choose a click-through model, or another eval)")
+        graph building. (That the model serves this task was checked before any data was read:
+        ``graphrec.experiment.task_for``.)"""
         if model.graph_specs():
             raise ConfigError(f"model {type(model).__name__}: graphs are not built for the ctr task yet")
         records, train = self.records, self.records.rows("train")

@@ -23,7 +23,7 @@ from graphrec.data.interactions import InteractionIndex
 from graphrec.data.sampler import NegativeSampler, TrainingBatches
 from graphrec.data.splits import Split, make_split
 from graphrec.data.storage import data_root
-from graphrec.errors import ConfigError, DataError
+from graphrec.errors import DataError
 from graphrec.evaluation.full_ranking import FullRankingEvaluator
 from graphrec.evaluation.sampled import SampledEvaluator, draw_negatives
 from graphrec.graphs.store import GraphStore, TrainingGraphInput
@@ -83,9 +83,8 @@ class RankingTask:
 
     def prepare(self, model: Recommender, cfg: DictConfig, device: torch.device) -> float:
         """Build the graphs the model declares from the training split (cached) and attach them on ``device``;
-        returns the seconds it took."""
-        if model.task != self.name:
-            raise ConfigError(f"model {type(model).__name__} serves the '{model.task}' task: use eval={model.task}")
+        returns the seconds it took. (That the model serves this task was checked before any data was read:
+        ``graphrec.experiment.task_for``.)"""
         start = time.perf_counter()
         specs = model.graph_specs()
         store = graph_store(cfg, self.dataset, self.split.train)
