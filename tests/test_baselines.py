@@ -194,7 +194,8 @@ def test_lattice_mixed_graph_is_lambda_original_plus_rest_learned():
 
 
 def test_freedom_frozen_graph_and_degree_sensitive_pruning():
-    from graphrec.models.ranking.freedom import FREEDOM, degree_sensitive_pruning
+    from graphrec.models.ranking.freedom import FREEDOM
+    from graphrec.models.layers.edge_dropout import prune_edges
 
     data = tiny(n_users=40, n_items=30, n=300)
     m = attach(FREEDOM(data.n_users, data.n_items, data.features, embedding_dim=4, knn_k=3, image_weight=0.1,
@@ -207,7 +208,7 @@ def test_freedom_frozen_graph_and_degree_sensitive_pruning():
     torch.manual_seed(0)
     kept = torch.zeros(data.n_users + data.n_items, data.n_users + data.n_items)
     for _ in range(300):
-        pruned = degree_sensitive_pruning(adj, data.n_users, 0.5)
+        pruned = prune_edges(adj, data.n_users, 0.5)
         assert pruned.nnz == 2 * int(n_edges * 0.5) and pruned.symmetric
         d = pruned.to_dense()
         assert torch.allclose(d, d.T)

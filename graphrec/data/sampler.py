@@ -77,16 +77,19 @@ class TrainingBatches:
 
     ``kind='pairwise'`` yields ``{"user", "pos", "neg"}`` (``neg`` is ``[B]`` for one negative, ``[B, n]``
     otherwise); ``kind='pointwise'`` yields ``{"user", "item", "label"}`` with each positive followed by its
-    ``n_neg`` negatives labelled 0.
+    ``n_neg`` negatives labelled 0; ``kind='positive'`` yields ``{"user", "pos"}`` and samples no negatives
+    (self-supervised models: BM3, SelfCF).
     """
+
+    KINDS = ("pairwise", "pointwise", "positive")
 
     def __init__(self, user: torch.Tensor, item: torch.Tensor, sampler: NegativeSampler, batch_size: int,
                  n_neg: int = 1, kind: str = "pairwise"):
-        if kind not in ("pairwise", "pointwise"):
-            raise ValueError(f"unknown sampling kind '{kind}'")
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown sampling kind '{kind}' (one of {', '.join(self.KINDS)})")
         self.user, self.item = user.long(), item.long()
         self.sampler, self.batch_size, self.n_neg, self.kind = sampler, batch_size, n_neg, kind
-        self.group = 1 if kind == "pairwise" else 1 + n_neg  # rows of one positive (graphrec.distributed)
+        self.group = 1 + n_neg if kind == "pointwise" else 1  # rows of one positive (graphrec.distributed)
 
     def __len__(self) -> int:
         return (self.user.numel() + self.batch_size - 1) // self.batch_size
@@ -94,6 +97,10 @@ class TrainingBatches:
     def epoch(self, generator: torch.Generator) -> Iterator[dict[str, torch.Tensor]]:
         perm = torch.randperm(self.user.numel(), generator=generator)
         users, items = self.user[perm], self.item[perm]
+        if self.kind == "positive":
+            for lo in range(0, users.numel(), self.batch_size):
+                yield {"user": users[lo:lo + self.batch_size], "pos": items[lo:lo + self.batch_size]}
+            return
         negs = self.sampler.sample(users, self.n_neg, generator)
         for lo in range(0, users.numel(), self.batch_size):
             u, p, n = users[lo:lo + self.batch_size], items[lo:lo + self.batch_size], negs[lo:lo + self.batch_size]

@@ -20,7 +20,7 @@ class Recommender(nn.Module):
     """Base class: ``loss(batch)``, ``score(users, items=None)``, optional ``embeddings()``."""
 
     task: str = "ranking"  # or "ctr"
-    sampling: str = "pairwise"  # batches the trainer feeds: "pairwise" or "pointwise"
+    sampling: str = "pairwise"  # batches the trainer feeds: "pairwise", "pointwise" or "positive" (no negatives)
     n_negatives: int | None = None  # negatives per positive this model needs (None: ``trainer.n_neg``)
     learns: bool = True  # False for a model with no learned weights (its loss is constant; e.g. ItemKNNCBF)
 

@@ -31,7 +31,8 @@ class ModalityProjections(nn.Module):
             for m, f in features.items():
                 self.register_buffer(f"feat_{m}", f.float(), persistent=False)
 
-    def forward(self, modality: str) -> torch.Tensor:
+    def forward(self, modality: str, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """W_m x_i + b_m for every item, or for the items ``rows`` only."""
         x = self.tuned[modality] if self.tuned is not None else getattr(self, f"feat_{modality}")
-        return self.linear[modality](x)
+        return self.linear[modality](x if rows is None else x[rows])
 

@@ -21,10 +21,10 @@ import torch
 from torch import nn
 
 from graphrec.graphs.sparse import SparseGraph, weighted_sum
-from graphrec.graphs.normalize import symmetric
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, pairwise_scores
 from graphrec.models.base import Recommender
+from graphrec.models.layers.edge_dropout import prune_edges
 from graphrec.models.layers.itemgraph import ModalityProjections, modality_knn_spec
 from graphrec.models.ranking.lightgcn import light_propagation
 
@@ -39,18 +39,6 @@ def modality_weights(modalities: list[str], image_weight: float) -> dict[str, fl
     if "visual" in modalities:
         weights["visual"] = image_weight
     return weights
-
-
-def degree_sensitive_pruning(graph: SparseGraph, n_users: int, keep_fraction: float) -> SparseGraph:
-    """FREEDOM eq. 5–6: sample user–item edges ∝ 1/sqrt(d_u d_i) (the symmetric-normalised weight), keep a
-    fraction without replacement, rebuild both directions and renormalise symmetrically."""
-    user_side = graph.row < n_users
-    row, col, weight = graph.row[user_side], graph.col[user_side], graph.values[user_side]
-    n_keep = max(1, int(row.numel() * keep_fraction))
-    kept = torch.multinomial(weight, n_keep, replacement=False)
-    r, c = row[kept], col[kept]
-    pruned = SparseGraph.from_coo(torch.cat([r, c]), torch.cat([c, r]), None, graph.shape, symmetric=True)
-    return symmetric(pruned)
 
 
 class FREEDOM(Recommender):
@@ -79,7 +67,7 @@ class FREEDOM(Recommender):
 
     def pre_epoch(self, epoch: int) -> None:
         if self.dropout > 0:
-            self._pruned = degree_sensitive_pruning(self.graphs["adj"], self.n_users, 1.0 - self.dropout)
+            self._pruned = prune_edges(self.graphs["adj"], self.n_users, 1.0 - self.dropout)
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         adj = self._pruned if self.training and self._pruned is not None else self.graphs["adj"]
