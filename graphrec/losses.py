@@ -4,6 +4,7 @@
 - L2 regularisation of the embeddings a batch touches: λ/2 · Σ‖e‖² / B (LightGCN eq. 15 per batch);
 - pointwise binary cross-entropy on logits;
 - InfoBPR (Hu et al., MGDCF 2022): softmax cross-entropy of the positive against n sampled negatives;
+- in-batch InfoNCE between two views of the same nodes (MGCN, LGMRec, SMORE, SLMRec);
 - the non-sampling regression over all items of A²BM²GL eq. 7 (weighted regression, Hu et al. 2008) and
   eq. 8 (adaptive boundaries), computed without a users × items matrix (``all_item_regression``).
 """
@@ -43,6 +44,14 @@ def info_bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.T
     """−mean log( exp(s⁺) / (exp(s⁺) + Σ_j exp(s⁻_j)) ) for ``neg_scores`` ``[B, n]``."""
     logits = torch.cat([pos_scores.unsqueeze(1), neg_scores.view(pos_scores.shape[0], -1)], dim=1)
     return F.cross_entropy(logits, torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device))
+
+
+def info_nce(view: torch.Tensor, other: torch.Tensor, temperature: float) -> torch.Tensor:
+    """In-batch InfoNCE: −mean_b log( exp(cos(a_b, c_b)/τ) / Σ_k exp(cos(a_b, c_k)/τ) ); the other rows of the
+    batch are the negatives (rows [B, d] of two views of the same nodes)."""
+    a, c = F.normalize(view, dim=1), F.normalize(other, dim=1)
+    logits = a @ c.T / temperature
+    return F.cross_entropy(logits, torch.arange(a.shape[0], device=a.device))
 
 
 def all_item_regression(user: torch.Tensor, pos_scores: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,

@@ -20,11 +20,14 @@ def modality_knn_spec(modality: str, k: int, binary: bool) -> GraphSpec:
 
 
 class ModalityProjections(nn.Module):
-    def __init__(self, features: dict[str, torch.Tensor], out_dim: int, tune: bool, init=nn.init.xavier_uniform_):
+    def __init__(self, features: dict[str, torch.Tensor], out_dim: int, tune: bool,
+                 init=nn.init.xavier_uniform_):
+        """``init`` is applied to each W_m; ``None`` keeps ``nn.Linear``'s own initialisation."""
         super().__init__()
         self.linear = nn.ModuleDict({m: nn.Linear(f.shape[1], out_dim) for m, f in features.items()})
         for layer in self.linear.values():
-            init(layer.weight)
+            if init is not None:
+                init(layer.weight)
         self.tuned = nn.ParameterDict({m: nn.Parameter(f.float().clone()) for m, f in features.items()}) \
             if tune else None
         if not tune:
