@@ -212,3 +212,18 @@ def test_bf16_operands_are_multiplied_in_float32():
     expected = x.detach().float().sum(1)[graph.col]  # ∂Σ(Ax)/∂a_ij = Σ_k x_jk
     assert grad_values.dtype == torch.bfloat16 and torch.allclose(grad_values.float(), expected, rtol=1e-2, atol=1e-2)
     assert (graph @ x.double()).dtype == torch.float64
+
+
+def test_elementwise_max_takes_the_largest_stored_value_on_the_union():
+    from graphrec.graphs.sparse import elementwise_max
+
+    a, _ = random_graph(seed=1)
+    b, _ = random_graph(seed=2)
+    b = b.with_values(b.values - 0.5)  # some of b's values are negative: a missing entry must not count as 0
+    da, db = a.to_dense(), b.to_dense()
+    in_a, in_b = da != 0, db != 0
+    expected = torch.where(in_a & in_b, torch.maximum(da, db), torch.where(in_a, da, db))
+    fused = elementwise_max([a, b])
+    assert torch.allclose(fused.to_dense(), expected)
+    assert fused.nnz == int((in_a | in_b).sum())
+    assert bool((fused.to_dense() < 0).any())

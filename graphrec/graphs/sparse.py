@@ -338,17 +338,29 @@ def edge_dot(graph: SparseGraph, a: torch.Tensor, b: torch.Tensor) -> torch.Tens
     return _EdgeDot.apply(a.to(dtype), b.to(dtype), graph)
 
 
-def weighted_sum(graphs: list[SparseGraph], weights: list[float | torch.Tensor] | torch.Tensor) -> SparseGraph:
-    """Σ_g w_g A_g over the union of the graphs' structures, differentiable in edge values and in ``weights``."""
+def _union(graphs: list[SparseGraph], values: list[torch.Tensor], reduce: str, what: str) -> SparseGraph:
+    """One graph over the union of the graphs' structures, ``values[g]`` on graph g's entries, entries stored by
+    several graphs combined with ``reduce`` (``sum`` or ``max``)."""
     if not graphs:
-        raise ValueError("weighted_sum needs at least one graph")
+        raise ValueError(f"{what} needs at least one graph")
     shape = graphs[0].shape
     if any(g.shape != shape for g in graphs):
-        raise ValueError(f"weighted_sum: graph shapes differ ({[g.shape for g in graphs]})")
+        raise ValueError(f"{what}: graph shapes differ ({[g.shape for g in graphs]})")
     row = torch.cat([g.row for g in graphs])
     col = torch.cat([g.col for g in graphs])
-    values = torch.cat([g.values * w for g, w in zip(graphs, weights)])
-    return SparseGraph.from_coo(row, col, values, shape, symmetric=all(g.symmetric for g in graphs))
+    return SparseGraph.from_coo(row, col, torch.cat(values), shape, symmetric=all(g.symmetric for g in graphs),
+                                reduce=reduce)
+
+
+def weighted_sum(graphs: list[SparseGraph], weights: list[float | torch.Tensor] | torch.Tensor) -> SparseGraph:
+    """Σ_g w_g A_g over the union of the graphs' structures, differentiable in edge values and in ``weights``."""
+    return _union(graphs, [g.values * w for g, w in zip(graphs, weights)], "sum", "weighted_sum")
+
+
+def elementwise_max(graphs: list[SparseGraph]) -> SparseGraph:
+    """Max-pooling of graphs: on the union of their structures, each entry the largest value among the graphs
+    that store it (an entry one graph lacks is not read as 0). SMORE's fusion of modality graphs."""
+    return _union(graphs, [g.values for g in graphs], "max", "elementwise_max")
 
 
 def padded_rows(graph: SparseGraph, width: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
