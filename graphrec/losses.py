@@ -46,12 +46,16 @@ def info_bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.T
     return F.cross_entropy(logits, torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device))
 
 
+def in_batch_softmax(view: torch.Tensor, other: torch.Tensor, temperature: float) -> torch.Tensor:
+    """−mean_b log( exp(⟨a_b, c_b⟩/τ) / Σ_k exp(⟨a_b, c_k⟩/τ) ): each row against the other rows of the batch
+    (rows [B, d] of two views of the same nodes, or of users and their positives)."""
+    logits = view @ other.T / temperature
+    return F.cross_entropy(logits, torch.arange(view.shape[0], device=view.device))
+
+
 def info_nce(view: torch.Tensor, other: torch.Tensor, temperature: float) -> torch.Tensor:
-    """In-batch InfoNCE: −mean_b log( exp(cos(a_b, c_b)/τ) / Σ_k exp(cos(a_b, c_k)/τ) ); the other rows of the
-    batch are the negatives (rows [B, d] of two views of the same nodes)."""
-    a, c = F.normalize(view, dim=1), F.normalize(other, dim=1)
-    logits = a @ c.T / temperature
-    return F.cross_entropy(logits, torch.arange(a.shape[0], device=a.device))
+    """In-batch InfoNCE: ``in_batch_softmax`` on cosine similarities."""
+    return in_batch_softmax(F.normalize(view, dim=1), F.normalize(other, dim=1), temperature)
 
 
 def all_item_regression(user: torch.Tensor, pos_scores: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,
