@@ -28,7 +28,7 @@ from hydra import compose, initialize_config_dir
 
 from graphrec.configs import conf_dir
 from graphrec.data.storage import data_root
-from graphrec.data.sampler import InteractionIndex, NegativeSampler, TrainingBatches
+from graphrec.data.sampler import TrainingBatches
 from graphrec.experiment import Experiment, build_experiment
 from graphrec.training.trainer import Trainer, TrainerConfig
 from graphrec.training.loggers import LoggerGroup
@@ -50,15 +50,14 @@ def tiktok_root() -> str:
 
 
 def tiktok_experiment(model: str, device: str, overrides: Sequence[str] = ()) -> tuple[Experiment, TrainingBatches]:
-    """``model`` with its config defaults on TikTok, and its training batches (2048 pairs, one negative)."""
+    """``model`` with its config defaults on TikTok, and its training batches (2048 pairs, one negative, or the
+    kind the model asks for: no negatives for ``sampling = "positive"``)."""
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
         cfg = compose("config", overrides=["dataset=tiktok", f"model={model}", f"device={device}",
                                            f"data_root={tiktok_root()}", "trainer.batch_size=2048",
                                            "trainer.progress=false", *overrides])
     exp = build_experiment(cfg)
-    u, i = exp.task.train_pairs
-    index = InteractionIndex(u, i, exp.dataset.n_users, exp.dataset.n_items)
-    return exp, TrainingBatches(u, i, NegativeSampler(index), 2048)
+    return exp, exp.task.batches(exp.model, 2048, 1)
 
 
 def prepared_experiment(model: str, device: str, dataset: str, protocol: str) -> tuple[Experiment, TrainingBatches]:

@@ -1,0 +1,97 @@
+"""Seconds per training epoch and peak RSS, graphrec against MMRec's own code, alternating, in one sitting.
+
+    python benchmarks/peer_speed.py --mmrec /path/to/MMRec --models bm3,selfcf --rounds 2 --epochs 3
+
+For each model and round: graphrec's ``benchmarks/train_speed.py`` (its config defaults on TikTok, median of
+``--epochs`` training epochs after a warm-up) and MMRec's trainer on the same split with the same settings
+(single-value grids, ``--epochs`` epochs, median of its logged training times; it also validates and tests after
+every epoch, logged apart), each alone, each wrapped in ``/usr/bin/time -v`` for the peak RSS. MMRec must be set
+up as ``../shared/peers.md`` says (patched for today's numpy / scipy / torch, ``data/tiktok`` written, its own
+virtual environment at ``<mmrec>/.venv``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# graphrec model -> (MMRec model, MMRec settings equal to graphrec's config defaults)
+PEERS = {
+    "bm3": ("BM3", {"n_layers": [1], "dropout": [0.5], "reg_weight": [0.1], "cl_weight": 2.0}),
+    "selfcf": ("SELFCFED_LGN", {"n_layers": [2], "dropout": [0.1], "reg_weight": [1e-4]}),
+    "layergcn": ("LayerGCN", {"n_layers": [4], "dropout": [0.1], "reg_weight": [1e-3]}),
+    "mgcn": ("MGCN", {"cl_loss": [0.01], "reg_weight": 1e-4, "knn_k": 10}),
+    "lgmrec": ("LGMRec", {}),
+    "smore": ("SMORE", {"n_ui_layers": [3], "image_knn_k": [10], "text_knn_k": [10], "reg_weight": [1e-4],
+                        "dropout_rate": [0.1]}),
+    "slmrec": ("SLMRec", {"learning_rate": [0.001], "ssl_temp": [0.2], "ssl_alpha": [0.1], "reg": [0.0001]}),
+}
+
+# MMRec on CPU with 2 threads, settings from the command line (YAML values); not MMRec code
+DRIVER = """
+import os, sys, yaml
+root = sys.argv[1]
+sys.path.insert(0, os.path.join(root, "src")); os.chdir(os.path.join(root, "src"))
+import torch
+torch.set_num_threads(2)
+from utils.quick_start import quick_start
+cfg = {"gpu_id": 0, "use_gpu": False}
+for kv in sys.argv[3:]:
+    k, v = kv.split("=", 1)
+    cfg[k] = yaml.safe_load(v)
+quick_start(model=sys.argv[2], dataset="tiktok", config_dict=cfg, save_model=False)
+"""
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[str, float]:
+    """Run ``cmd`` under /usr/bin/time -v; its output and its peak RSS in MB."""
+    out = subprocess.run(["/usr/bin/time", "-v", *cmd], env=env, capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    if out.returncode != 0:
+        sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{text[-3000:]}")
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    return text, int(rss.group(1)) / 1024 if rss else float("nan")
+
+
+def ours(model: str, epochs: int, env: dict[str, str]) -> tuple[float, float]:
+    text, rss = timed([sys.executable, str(HERE / "train_speed.py"), "--model", model, "--epochs", str(epochs),
+                       "--evals", "1"], env)
+    return float(re.search(r"train epoch: median ([\d.]+)", text).group(1)), rss
+
+
+def theirs(model: str, mmrec: Path, epochs: int, env: dict[str, str]) -> tuple[float, float, float]:
+    name, settings = PEERS[model]
+    args = [f"{k}={v}" for k, v in {"seed": [999], "epochs": epochs + 1, **settings}.items()]
+    text, rss = timed([str(mmrec / ".venv" / "bin" / "python"), "-c", DRIVER, str(mmrec), name, *args], env)
+    train = [float(t) for t in re.findall(r"training \[time: ([\d.]+)s", text)][1:]  # first epoch: warm-up
+    valid = [float(t) for t in re.findall(r"evaluating \[time: ([\d.]+)s", text)][1:]
+    return statistics.median(train), statistics.median(valid), rss
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--mmrec", type=Path, required=True, help="MMRec checkout, patched, with .venv and data/tiktok")
+    p.add_argument("--models", default=",".join(PEERS))
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=3)
+    args = p.parse_args()
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    print(f"command: python {' '.join(sys.argv)}")
+    print("model     round  graphrec s/epoch  RSS MB | MMRec s/epoch (+valid pass)  RSS MB | ratio")
+    for model in args.models.split(","):
+        for r in range(1, args.rounds + 1):
+            ours_s, ours_rss = ours(model, args.epochs, env)
+            their_s, their_valid, their_rss = theirs(model, args.mmrec, args.epochs, env)
+            print(f"{model:9} {r:5}  {ours_s:16.3f} {ours_rss:7.0f} | {their_s:13.3f} (+{their_valid:.3f})"
+                  f"          {their_rss:7.0f} | {their_s / ours_s:5.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
