@@ -1,4 +1,5 @@
 """Negative sampling never returns a training positive of the user."""
+import pytest
 
 import torch
 
@@ -45,3 +46,9 @@ def test_batches_cover_epoch_pairwise_and_pointwise():
     pointwise = list(TrainingBatches(user, item, sampler, 6, n_neg=3, kind="pointwise").epoch(torch.Generator()))
     b = pointwise[0]
     assert b["item"].shape == (24,) and b["label"].sum() == 6
+    positive = list(TrainingBatches(user, item, None, 4, kind="positive").epoch(torch.Generator().manual_seed(2)))
+    assert all(set(b) == {"user", "pos"} for b in positive)
+    seen = sorted((int(u), int(p)) for b in positive for u, p in zip(b["user"], b["pos"]))
+    assert seen == sorted(zip(user.tolist(), item.tolist()))
+    with pytest.raises(ValueError, match="positive"):
+        TrainingBatches(user, item, sampler, 4, kind="negative-free")
