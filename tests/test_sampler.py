@@ -1,6 +1,6 @@
 """Negative sampling never returns a training positive of the user."""
-import pytest
 
+import pytest
 import torch
 
 from graphrec.data.sampler import InteractionIndex, NegativeSampler, TrainingBatches
