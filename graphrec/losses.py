@@ -49,7 +49,7 @@ def info_bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.T
 def in_batch_softmax(view: torch.Tensor, other: torch.Tensor, temperature: float) -> torch.Tensor:
     """−mean_b log( exp(⟨a_b, c_b⟩/τ) / Σ_k exp(⟨a_b, c_k⟩/τ) ): each row against the other rows of the batch
     (rows [B, d] of two views of the same nodes, or of users and their positives)."""
-    logits = view @ other.T / temperature
+    logits = (view / temperature) @ other.T  # 1/τ on [B, d], not on the [B, B] logits (forward and backward)
     return F.cross_entropy(logits, torch.arange(view.shape[0], device=view.device))
 
 

@@ -40,8 +40,9 @@ def hyperedge_contrast(anchor: torch.Tensor, positive: torch.Tensor, candidates:
                        temperature: float) -> torch.Tensor:
     """Σ_b −log( exp(cos(a_b, p_b)/τ) / Σ_k exp(cos(a_b, c_k)/τ) ) over the batch rows b, every row of
     ``candidates`` a candidate (``positive`` rows are rows of ``candidates``)."""
-    a, p, c = F.normalize(anchor, dim=1), F.normalize(positive, dim=1), F.normalize(candidates, dim=1)
-    return (torch.logsumexp(a @ c.T / temperature, dim=1) - (a * p).sum(1) / temperature).sum()
+    a = F.normalize(anchor, dim=1) / temperature  # 1/τ on [B, d], not on the [B, n] logits
+    p, c = F.normalize(positive, dim=1), F.normalize(candidates, dim=1)
+    return (torch.logsumexp(a @ c.T, dim=1) - (a * p).sum(1)).sum()
 
 
 class LGMRec(Recommender):
