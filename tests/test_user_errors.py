@@ -73,3 +73,17 @@ def test_a_run_without_a_terminal_reports_each_stage_and_progress_inside_epochs(
     quiet = run_cli("train", "model=lightgcn", *SMALL_WORLD, "trainer.epochs=1", "trainer.progress=false",
                     cwd=tmp_path)
     assert "batch 1/" not in quiet.stdout + quiet.stderr
+
+
+@pytest.mark.parametrize("override, field", [("model=layergcn model.dropout=1.0", "model.dropout"),
+                                             ("model=selfcf model.edge_dropout_max=1.5", "model.edge_dropout_max"),
+                                             ("model=slmrec model.ssl_task=contrast", "model.ssl_task"),
+                                             ("model=smore +model.knn_k_by_modality.smell=5",
+                                              "model.knn_k_by_modality")])
+def test_bad_settings_of_the_self_supervised_models_name_the_field(override, field, make_cfg, tmp_path):
+    from graphrec.errors import ConfigError
+    from graphrec.experiment import build_experiment
+
+    cfg = make_cfg(*override.split())
+    with pytest.raises(ConfigError, match=field):
+        build_experiment(cfg)

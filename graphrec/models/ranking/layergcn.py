@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from graphrec.graphs.sparse import SparseGraph
+from graphrec.errors import ConfigError
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
@@ -44,7 +45,7 @@ class LayerGCN(Recommender):
                  dropout: float = 0.1, reg_weight: float = 1e-3, alternate_uniform: bool = True):
         super().__init__(n_users, n_items)
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout (ρ, the fraction of edges pruned) must lie in [0, 1), got {dropout}")
+            raise ConfigError(f"model.dropout: ρ, the fraction of edges pruned, must lie in [0, 1), got {dropout}")
         self.embedding = nn.Parameter(torch.empty(n_users + n_items, embedding_dim))
         nn.init.xavier_uniform_(self.embedding[:n_users])
         nn.init.xavier_uniform_(self.embedding[n_users:])

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from graphrec.errors import ConfigError
 from graphrec.graphs.store import GraphSpec
 from graphrec.models.base import Recommender
 from graphrec.models.layers.bootstrap import cosine_distance, dropout_view
@@ -36,7 +37,7 @@ class SelfCF(Recommender):
                  dropout: float = 0.1, reg_weight: float = 1e-4, edge_dropout_max: float = 1.0):
         super().__init__(n_users, n_items)
         if not 0.0 <= edge_dropout_max <= 1.0:
-            raise ValueError(f"edge_dropout_max must lie in [0, 1], got {edge_dropout_max}")
+            raise ConfigError(f"model.edge_dropout_max: must lie in [0, 1], got {edge_dropout_max}")
         self.embedding = nn.Parameter(torch.empty(n_users + n_items, embedding_dim))
         nn.init.xavier_uniform_(self.embedding[:n_users])
         nn.init.xavier_uniform_(self.embedding[n_users:])

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graphrec.errors import ConfigError
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import in_batch_softmax, info_nce
 from graphrec.models.base import Recommender
@@ -47,7 +48,7 @@ class SLMRec(Recommender):
                  ssl_temperature: float = 0.2, dropout: float = 0.3):
         super().__init__(n_users, n_items)
         if ssl_task not in SSL_TASKS:
-            raise ValueError(f"ssl_task must be one of {', '.join(SSL_TASKS)}, got '{ssl_task}'")
+            raise ConfigError(f"model.ssl_task: must be one of {', '.join(SSL_TASKS)}, got '{ssl_task}'")
         self.register_features(features)
         d = embedding_dim
         self.embedding = nn.Parameter(torch.empty(n_users + n_items, d))

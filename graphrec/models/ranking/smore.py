@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from graphrec.errors import ConfigError
 from graphrec.graphs.sparse import SparseGraph, elementwise_max
 from graphrec.graphs.store import GraphSpec
 from graphrec.models.layers.itemgraph import modality_knn_spec
@@ -54,7 +55,7 @@ class SMORE(PurifiedViewsRecommender):
                                     for m in self.modalities})
         unknown = set(knn_k_by_modality or {}) - set(self.modalities)
         if unknown:
-            raise ValueError(f"knn_k_by_modality names modalities the dataset lacks: {sorted(unknown)} "
+            raise ConfigError(f"model.knn_k_by_modality: names modalities the dataset lacks: {sorted(unknown)} "
                              f"(it has {self.modalities})")
         self.knn_k = {m: int((knn_k_by_modality or {}).get(m, knn_k)) for m in self.modalities}
         self.preference_dropout = nn.Dropout(float(dropout))
