@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PRESETS = sorted(str(p.relative_to(ROOT / "conf" / "experiment").with_suffix(""))
                  for p in (ROOT / "conf" / "experiment").rglob("*.yaml") if p.stem != "common")
 DATASETS = {"tiktok": "tiktok", "ml100k": "ml100k", "ml-latest-small": "ml-latest-small", "kuairand": "kuairand-likehate"}
-DEFAULT_ROWS = {"mf_tiktok", "loo/iris_ml100k", "loo/iris_ml-latest-small"}  # config defaults (IRIS: eval=iris is its own)
+# config defaults (IRIS: eval=iris is its own; MGCN, SLMRec, SMORE: the config won on validation)
+DEFAULT_ROWS = {"mf_tiktok", "mgcn_tiktok", "slmrec_tiktok", "smore_tiktok", "loo/iris_ml100k",
+                "loo/iris_ml-latest-small"}
 README_TEXT = (ROOT / "README.md").read_text() + (ROOT / "benchmarks" / "README.md").read_text()
 
 
