@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from graphrec.errors import DataError
-from graphrec.graphs.cointeraction import cointeraction_graph
+from graphrec.graphs.cointeraction import cointeraction_graph, user_cooccurrence_graph
 from graphrec.graphs.knn import WeightedCosineKNN, knn_graph
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec, GraphStore, TrainingGraphInput
@@ -44,6 +44,38 @@ def test_cointeraction_matches_dense(min_users, top_k):
     got = cointeraction_graph(user, item, 30, 20, min_users=min_users, top_k=top_k, max_block_products=50)
     assert torch.equal(got.to_dense(), c)
     assert got.symmetric == (top_k is None)
+
+
+@pytest.mark.parametrize("min_items,top_k,norm", [(1, None, "none"), (2, 3, "none"), (1, 4, "softmax")])
+def test_user_cooccurrence_matches_dense(min_items, top_k, norm):
+    user, item = random_interactions()
+    r = torch.zeros(30, 20)
+    r[user, item] = 1
+    c = r @ r.T  # shared items per user pair
+    c.fill_diagonal_(0)
+    c[c < min_items] = 0
+    if top_k is not None:
+        c = dense_topk_rows(c, top_k)
+    if norm == "softmax":  # over each row's kept neighbours only
+        kept = c != 0
+        c = torch.where(kept, c.exp(), torch.zeros(())) / (c.exp() * kept).sum(1, keepdim=True).clamp(min=1e-30)
+    got = user_cooccurrence_graph(user, item, 30, 20, min_items=min_items, top_k=top_k, norm=norm,
+                                  max_block_products=40)
+    assert got.shape == (30, 30)
+    assert torch.allclose(got.to_dense(), c, atol=1e-6)
+    if norm == "softmax":
+        sums = got.to_dense().sum(1)
+        assert torch.allclose(sums[sums > 0], torch.ones(int((sums > 0).sum())), atol=1e-6)
+
+
+def test_row_softmax_of_large_counts_is_finite():
+    from graphrec.graphs.normalize import row_softmax
+    from graphrec.graphs.sparse import SparseGraph
+    g = SparseGraph.from_coo(torch.tensor([0, 0, 1]), torch.tensor([1, 2, 0]), torch.tensor([1000.0, 999.0, 5.0]),
+                             (3, 3))
+    dense = row_softmax(g).to_dense()
+    e = torch.tensor([1.0, torch.e ** -1])
+    assert torch.allclose(dense[0, 1:], e / e.sum()) and dense[1, 0] == 1 and dense[2].sum() == 0
 
 
 def test_cointeraction_threshold_with_no_edges_warns():

@@ -90,6 +90,8 @@ def test_keys_cover_exactly_the_declared_inputs():
     (GraphSpec("knn", {"modality": "visual", "k": "abc"}), "graph.k must be int"),
     (GraphSpec("knn", {"modality": "visual", "k": -3}), "k must be at least 1, got -3"),
     (GraphSpec("cointeraction", {"min_users": 0}), "min_users must be at least 1"),
+    (GraphSpec("user_cooccurrence", {"norm": "max"}), "norm must be 'none' or 'softmax'"),
+    (GraphSpec("user_cooccurrence", {"top_k": 0}), "top_k must be at least 1"),
     (GraphSpec("bipartite", {"norm": "cubic"}), "unknown normalisation 'cubic'"),
     (GraphSpec("surfing", {"of": {"kind": "bipartite"}, "alpha": 2.0}), "0 ≤ α ≤ 1"),
 ])

@@ -5,6 +5,8 @@
 - ``plus_one``: â_ij = a_ij / sqrt((d_i + 1)(d_j + 1)) (A²BM²GL eq. 1);
 - ``row_symmetric``: â_ij = a_ij / sqrt(r_i r_j) with r the row sums only, the normalisation LATTICE and
   FREEDOM apply to their directed kNN graphs (equal to ``symmetric`` when A is symmetric);
+- ``softmax``: each row's stored values through a softmax, â_ij = exp(a_ij) / Σ_{j' ∈ N(i)} exp(a_ij') (an
+  attention-style weighting over a row's neighbours only; absent entries stay absent);
 - ``add_self_loops``: A + w I, with ``w`` a float or a learnable scalar tensor (A²BM²GL eq. 4).
 Rows (columns) of zero degree stay zero instead of producing inf.
 """
@@ -43,8 +45,18 @@ def row_symmetric(graph: SparseGraph) -> SparseGraph:
     return graph.with_values(graph.values * r[graph.row] * r[graph.col])
 
 
+def row_softmax(graph: SparseGraph) -> SparseGraph:
+    """Softmax over each row's stored entries (shifted by the row maximum, so large counts do not overflow)."""
+    v, r = graph.values, graph.row
+    row_max = torch.full((graph.shape[0],), float("-inf"), dtype=v.dtype, device=v.device)
+    row_max = row_max.scatter_reduce(0, r, v, reduce="amax")
+    e = (v - row_max[r]).exp()
+    total = torch.zeros(graph.shape[0], dtype=v.dtype, device=v.device).index_add_(0, r, e)
+    return graph.with_values(e / total[r], symmetric=False)
+
+
 NORMALISATIONS = {"symmetric": symmetric, "row": row, "plus_one": plus_one, "row_symmetric": row_symmetric,
-                  "none": lambda g: g}
+                  "softmax": row_softmax, "none": lambda g: g}
 
 
 def normalize(graph: SparseGraph, kind: str) -> SparseGraph:

@@ -3,6 +3,8 @@
 Builders are registered by kind and read only the training split (and item features):
 - ``bipartite``: user–item graph, params ``norm`` (symmetric | row | plus_one | none), ``self_loops``;
 - ``cointeraction``: item–item, params ``min_users`` (HUIGN: 5), ``top_k``;
+- ``user_cooccurrence``: user–user shared-item counts, params ``min_items``, ``top_k`` (DualGNN / DRAGON: 40),
+  ``norm`` (``softmax`` over a row's kept neighbours, or ``none``);
 - ``knn``: item–item from one modality (or a list, concatenated), params ``modality``, ``k``, ``symmetric``,
   ``binary``, ``include_self``, ``norm``, ``shrink``;
 - ``item_constraint``: UltraGCN's top-``k`` item–item constraint weights ω (eq. 12);
@@ -37,7 +39,7 @@ import torch
 from graphrec.atomic import atomic_write
 from graphrec.errors import ConfigError, DataError, GraphrecError
 from graphrec.graphs.bipartite import bipartite_graph
-from graphrec.graphs.cointeraction import cointeraction_graph
+from graphrec.graphs.cointeraction import cointeraction_graph, user_cooccurrence_graph
 from graphrec.graphs.constraint import item_constraint_graph
 from graphrec.graphs.knn import knn_graph
 from graphrec.graphs.sparse import SparseGraph
@@ -155,6 +157,7 @@ BUILDERS: dict[str, Builder] = {
     "knn": Builder(knn_graph, ("feature",), required=("modality",)),
     "surfing": Builder(surfing_graph, ("base",), required=("of",)),
     "tag_cooccurrence": Builder(tag_cooccurrence_graph, ("tags",)),
+    "user_cooccurrence": Builder(user_cooccurrence_graph, ("train",)),
 }
 
 
