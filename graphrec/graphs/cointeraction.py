@@ -21,7 +21,7 @@ import torch
 from graphrec.errors import ConfigError, DataError
 from graphrec.graphs.normalize import row_softmax
 from graphrec.graphs.sparse import SparseGraph
-from graphrec.graphs.topk import topk_per_row
+from graphrec.graphs.topk import topk_csr_rows
 
 
 def interaction_matrix(user: torch.Tensor, item: torch.Tensor, n_users: int, n_items: int) -> sp.csr_matrix:
@@ -66,20 +66,25 @@ def _shared_neighbours(r: sp.csr_matrix, min_shared: int, top_k: int | None, max
     n_cols = r.shape[1]
     rt = r.T.tocsr()
     user_deg = np.diff(r.indptr)
-    # products a row of RᵀR needs: Σ over its users of their degree; cut item rows into blocks by that
+    # products a row of C needs: Σ over its shared-side entries of their degree; cut rows into blocks by that
     cum = np.concatenate([[0], np.cumsum(user_deg[rt.indices], dtype=np.int64)])
-    work = np.cumsum(cum[rt.indptr[1:]] - cum[rt.indptr[:-1]])  # cumulative products up to each item row
+    work = np.cumsum(cum[rt.indptr[1:]] - cum[rt.indptr[:-1]])  # cumulative products up to each row
     block_id = work // max_block_products
     bounds = np.concatenate([[0], np.flatnonzero(np.diff(block_id)) + 1, [n_cols]])
     rows, cols, vals = [], [], []
     for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-        block = (rt[lo:hi] @ r).tocoo()
-        keep = (block.data >= min_shared) & (block.row + lo != block.col)
-        row, col, val = block.row[keep].astype(np.int64) + lo, block.col[keep].astype(np.int64), block.data[keep]
-        top = topk_per_row(row, col, val, top_k)  # a block holds whole rows: its top-k is the rows' top-k
-        rows.append(row[top])
-        cols.append(col[top])
-        vals.append(val[top].astype(np.float32))
+        block = (rt[lo:hi] @ r).tocsr()
+        block.sort_indices()
+        local_row = np.repeat(np.arange(hi - lo), np.diff(block.indptr))
+        drop = (block.data < min_shared) | (block.indices == local_row + lo)
+        if drop.any():
+            block.data[drop] = 0
+            block.eliminate_zeros()
+        local_row = np.repeat(np.arange(hi - lo), np.diff(block.indptr))
+        keep = slice(None) if top_k is None else topk_csr_rows(block.indptr, block.indices, block.data, top_k)
+        rows.append(local_row[keep].astype(np.int64) + lo)  # a block holds whole rows: their top-k is exact
+        cols.append(block.indices[keep].astype(np.int64))
+        vals.append(block.data[keep].astype(np.float32))
     row, col, val = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
     if row.size == 0:
         warnings.warn(f"co-occurrence graph: no {what[0]} pair shares {min_shared} {what[1]}; the graph has no edges",
