@@ -32,6 +32,12 @@ PEERS = {
     "smore": ("SMORE", {"n_ui_layers": [3], "image_knn_k": [10], "text_knn_k": [10], "reg_weight": [1e-4],
                         "dropout_rate": [0.1]}),
     "slmrec": ("SLMRec", {"learning_rate": [0.001], "ssl_temp": [0.2], "ssl_alpha": [0.1], "reg": [0.0001]}),
+    "dualgnn": ("DualGNN", {"learning_rate": [0.001], "reg_weight": [0.001], "aggr_mode": ["add"]}),
+    "dragon": ("DRAGON", {"learning_rate": [0.001], "reg_weight": [0.001], "aggr_mode": ["add"]}),
+    "mmgcf": ("MMGCF", {"n_ui_layers": [2], "reg_weight": [0.001], "fusion_mode": ["mean"], "weighting": ["equal"],
+                        "dropout": [0.5]}),
+    "pgl": ("PGL", {"reg_weight": [0], "dropout": [0.2], "mode": ["local"]}),
+    "mvgae": ("MVGAE", {"learning_rate": [0.001], "beta": [0.1]}),
 }
 
 # MMRec on CPU with 2 threads, settings from the command line (YAML values); not MMRec code

@@ -267,3 +267,30 @@ def test_every_built_graph_is_symmetric_when_flagged_and_backward_uses_its_trans
     g = torch.randn(graph.shape[0], 3, dtype=dense.dtype)
     grad, = torch.autograd.grad(((graph @ x) * g).sum(), x)
     assert torch.allclose(grad, dense.T @ g, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_topk_of_small_counts_equals_the_partition_loop(monkeypatch, chunked):
+    """Integer counts take a vectorised histogram path; it must keep exactly what the per-row loop keeps."""
+    import scipy.sparse as sp
+
+    from graphrec.graphs import topk
+    rng = np.random.default_rng(0)
+    if chunked:  # force the row-chunked histogram
+        monkeypatch.setattr(topk, "_topk_small_counts", _chunky(topk._topk_small_counts, monkeypatch, topk))
+    for trial in range(100):
+        n, m = int(rng.integers(1, 30)), int(rng.integers(1, 40))
+        a = sp.random(n, m, density=rng.uniform(0.05, 1), random_state=int(rng.integers(1e9)), format="csr")
+        a.data = rng.integers(1, 6, a.data.size).astype(np.float32)
+        a.sort_indices()
+        k = int(rng.integers(1, 12))
+        fast = topk.topk_csr_rows(a.indptr, a.indices, a.data, k)
+        loop = topk.topk_csr_rows(a.indptr, a.indices, a.data - 0.5, k)  # not integers: the per-row loop
+        assert np.array_equal(fast, loop), trial
+
+
+def _chunky(fn, monkeypatch, module):
+    def wrapped(indptr, counts, k):
+        monkeypatch.setattr(module, "_HIST_BUDGET", 7)
+        return fn(indptr, counts, k)
+    return wrapped

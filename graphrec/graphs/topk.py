@@ -71,8 +71,12 @@ def topk_csr_rows(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, k: 
     """Keep-mask of each CSR row's ``k`` largest entries (ties: smaller column; columns sorted per row).
 
     Only rows longer than ``k`` are visited; each is cut with a linear-time partition, which is much
-    cheaper than sorting all entries when rows are long (random-surfing products).
+    cheaper than sorting all entries when rows are long (random-surfing products). Small non-negative integer
+    values (co-occurrence counts) take a vectorised path with no loop over rows (``_topk_small_counts``).
     """
+    if data.size and data.dtype.kind in "fiu" and data.min() >= 0 and data.max() <= _MAX_COUNT \
+            and np.array_equal(data, np.floor(data)):
+        return _topk_small_counts(indptr, data.astype(np.int32), k)
     keep = np.ones(data.size, dtype=bool)
     lengths = np.diff(indptr)
     for r in np.flatnonzero(lengths > k):
@@ -84,4 +88,37 @@ def topk_csr_rows(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, k: 
         row_keep = above
         row_keep[ties[: k - int(above.sum())]] = True
         keep[lo:hi] = row_keep
+    return keep
+
+
+_MAX_COUNT = 4096  # counts up to this take the histogram path: a [rows × (max + 1)] table per call
+_HIST_BUDGET = 50_000_000  # cells of that table at most; more rows are cut into chunks
+
+
+def _topk_small_counts(indptr: np.ndarray, counts: np.ndarray, k: int) -> np.ndarray:
+    """``topk_csr_rows`` for small non-negative integers: per row the k-th largest value t_r from a histogram,
+    every entry above t_r kept, and the first (k − #above) entries equal to t_r in column order."""
+    n_rows = indptr.size - 1
+    if counts.size == 0:
+        return np.ones(0, dtype=bool)
+    lengths = np.diff(indptr)
+    row = np.repeat(np.arange(n_rows, dtype=np.int32), lengths)
+    width = int(counts.max()) + 1
+    if n_rows * width > _HIST_BUDGET and n_rows > 1:  # the table would be large: rows in chunks
+        step = max(1, _HIST_BUDGET // width)
+        return np.concatenate([_topk_small_counts(indptr[lo:lo + step + 1] - indptr[lo],
+                                                  counts[indptr[lo]:indptr[min(lo + step, n_rows)]], k)
+                               for lo in range(0, n_rows, step)])
+    hist = np.bincount(row.astype(np.int64) * width + counts, minlength=n_rows * width).reshape(n_rows, width)
+    at_least = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]  # at_least[r, v] = #entries of row r with value ≥ v
+    threshold = ((at_least >= k).sum(axis=1) - 1).astype(counts.dtype)  # k-th largest; −1: row ≤ k long
+    row_threshold = threshold[row]
+    keep = counts > row_threshold
+    ties = np.flatnonzero(counts == row_threshold)  # in row, then column order
+    if ties.size:
+        tie_row = row[ties]
+        starts = np.r_[0, np.flatnonzero(tie_row[1:] != tie_row[:-1]) + 1]
+        rank = np.arange(ties.size) - np.repeat(starts, np.diff(np.r_[starts, ties.size]))
+        room = k - np.bincount(row[keep], minlength=n_rows)  # ties each row may still take
+        keep[ties[rank < room[tie_row]]] = True
     return keep
