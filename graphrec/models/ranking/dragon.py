@@ -17,6 +17,8 @@ TikTok has no text: the second modality is acoustic.
 Deviations from the official code, and why:
 - Users with fewer than k co-occurring users: the official code pads them every epoch with random repeats whose
   counts enter the softmax again; here the softmax runs over the real neighbours only (as DualGNN here).
+- The official user preference tables are ``nn.Parameter(...).to(device)``: on a GPU that returns a copy
+  that is no registered parameter, so MMRec's GPU runs never train them (on CPU they train). Here they train.
 - Evaluation recomputes the representations in eval mode; the official code scores with the ones cached by the
   last training batch. The unused item-dropout edge lists and ``MLP_user`` of the official code are not built.
 - The paper's text was not available in this workplace; section names follow its abstract and the code.

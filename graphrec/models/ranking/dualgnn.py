@@ -19,6 +19,8 @@ Deviations from the official code, and why:
   over the real neighbours only, fixed for the run.
 - The official code penalises a per-item weight table ``weight_i`` that no score uses (its only gradient is its
   own penalty); it is left out. The item-dropout edge lists it builds are never used by its forward; not built.
+- The official user preference tables are ``nn.Parameter(...).to(device)``: on a GPU that returns a copy
+  that is no registered parameter, so MMRec's GPU runs never train them (on CPU they train). Here they train.
 - Evaluation recomputes the representations in eval mode; the official code scores with the ones cached by the
   last training batch (one optimiser step stale).
 """
