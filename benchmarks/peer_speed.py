@@ -7,7 +7,11 @@ For each model and round: graphrec's ``benchmarks/train_speed.py`` (its config d
 (single-value grids, ``--epochs`` epochs, median of its logged training times; it also validates and tests after
 every epoch, logged apart), each alone, each wrapped in ``/usr/bin/time -v`` for the peak RSS. MMRec must be set
 up as ``../shared/peers.md`` says (patched for today's numpy / scipy / torch, ``data/tiktok`` written, its own
-virtual environment at ``<mmrec>/.venv``).
+virtual environment at ``<mmrec>/.venv``; DualGNN, DRAGON and MVGAE also need ``torch_geometric`` there).
+DualGNN and DRAGON read a user–user file that MMRec's ``preprocessing/dualgnn-gen-u-u-matrix.py`` writes with a
+Python loop over user pairs; ``--user-graph`` writes the same content (each user's top 200 users by shared
+training items, counts descending) from ``data/tiktok/tiktok.inter`` with one sparse product.
+MMRec's MVGAE takes minutes per epoch here: ``--peer-epochs 1`` times one MMRec epoch (no warm-up dropped).
 """
 
 from __future__ import annotations
@@ -72,12 +76,41 @@ def ours(model: str, epochs: int, env: dict[str, str]) -> tuple[float, float]:
     return float(re.search(r"train epoch: median ([\d.]+)", text).group(1)), rss
 
 
-def theirs(model: str, mmrec: Path, epochs: int, env: dict[str, str]) -> tuple[float, float, float]:
+def write_user_graph(mmrec: Path, top: int = 200) -> None:
+    """``data/tiktok/user_graph_dict.npy`` for MMRec's DualGNN / DRAGON: {user: [neighbours, shared-item counts]}
+    over the training rows (``x_label == 0``), each user's ``top`` neighbours by count (ties: smaller id)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    folder = mmrec / "data" / "tiktok"
+    header = (folder / "tiktok.inter").read_text().split("\n", 1)[0].split("\t")
+    columns = tuple(header.index(c) for c in ("userID", "itemID", "x_label"))
+    rows = np.loadtxt(folder / "tiktok.inter", delimiter="\t", skiprows=1, usecols=columns, dtype=np.int64)
+    n_users, n_items = rows[:, 0].max() + 1, rows[:, 1].max() + 1
+    train = rows[rows[:, 2] == 0]
+    r = sp.csr_matrix((np.ones(len(train), np.float32), (train[:, 0], train[:, 1])), shape=(n_users, n_items))
+    r.data[:] = 1.0
+    shared = (r @ r.T).tocsr()
+    shared.setdiag(0)
+    shared.eliminate_zeros()
+    graph = {}
+    for u in range(n_users):
+        lo, hi = shared.indptr[u], shared.indptr[u + 1]
+        order = np.lexsort((shared.indices[lo:hi], -shared.data[lo:hi]))[:top]
+        graph[u] = [shared.indices[lo:hi][order].tolist(), shared.data[lo:hi][order].astype(float).tolist()]
+    np.save(folder / "user_graph_dict.npy", graph, allow_pickle=True)  # MMRec's format (a pickled dict)
+    print(f"wrote {folder / 'user_graph_dict.npy'}: {n_users} users, {shared.nnz} co-occurring pairs")
+
+
+def theirs(model: str, mmrec: Path, epochs: int, env: dict[str, str],
+           peer_epochs: int | None = None) -> tuple[float, float, float]:
     name, settings = PEERS[model]
-    args = [f"{k}={v}" for k, v in {"seed": [999], "epochs": epochs + 1, **settings}.items()]
+    n = peer_epochs or epochs + 1
+    args = [f"{k}={v}" for k, v in {"seed": [999], "epochs": n, **settings}.items()]
     text, rss = timed([str(mmrec / ".venv" / "bin" / "python"), "-c", DRIVER, str(mmrec), name, *args], env)
-    train = [float(t) for t in re.findall(r"training \[time: ([\d.]+)s", text)][1:]  # first epoch: warm-up
-    valid = [float(t) for t in re.findall(r"evaluating \[time: ([\d.]+)s", text)][1:]
+    skip = 1 if n > 1 else 0  # first epoch: warm-up, when there is more than one
+    train = [float(t) for t in re.findall(r"training \[time: ([\d.]+)s", text)][skip:]
+    valid = [float(t) for t in re.findall(r"evaluating \[time: ([\d.]+)s", text)][skip:]
     return statistics.median(train), statistics.median(valid), rss
 
 
@@ -87,14 +120,18 @@ def main() -> None:
     p.add_argument("--models", default=",".join(PEERS))
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--peer-epochs", type=int, default=None, help="MMRec epochs to run (default --epochs + 1)")
+    p.add_argument("--user-graph", action="store_true", help="write MMRec's user_graph_dict.npy first")
     args = p.parse_args()
+    if args.user_graph:
+        write_user_graph(args.mmrec)
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     print(f"command: python {' '.join(sys.argv)}")
     print("model     round  graphrec s/epoch  RSS MB | MMRec s/epoch (+valid pass)  RSS MB | ratio")
     for model in args.models.split(","):
         for r in range(1, args.rounds + 1):
             ours_s, ours_rss = ours(model, args.epochs, env)
-            their_s, their_valid, their_rss = theirs(model, args.mmrec, args.epochs, env)
+            their_s, their_valid, their_rss = theirs(model, args.mmrec, args.epochs, env, args.peer_epochs)
             print(f"{model:9} {r:5}  {ours_s:16.3f} {ours_rss:7.0f} | {their_s:13.3f} (+{their_valid:.3f})"
                   f"          {their_rss:7.0f} | {their_s / ours_s:5.1f}x", flush=True)
 
