@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import torch
 
-from graphrec.graphs.sparse import SparseGraph, weighted_sum
+from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 from graphrec.models.layers.dual_graph import DualGraphRecommender
-from graphrec.models.layers.itemgraph import modality_knn_spec
-from graphrec.models.ranking.freedom import modality_weights
+from graphrec.models.layers.itemgraph import FrozenItemGraph
 
 
 class DRAGON(DualGraphRecommender):
@@ -42,17 +41,16 @@ class DRAGON(DualGraphRecommender):
         super().__init__(n_users, n_items, features, embedding_dim, fusion="concat", user_top_k=user_top_k,
                          reg_weight=reg_weight)
         self.knn_k, self.n_mm_layers = int(knn_k), int(n_mm_layers)
-        self.weights = modality_weights(self.modalities, image_weight)
+        self.frozen = FrozenItemGraph(self.modalities, knn_k, image_weight)
 
     def graph_specs(self) -> dict[str, GraphSpec]:
         specs = super().graph_specs()
-        specs.update({f"knn_{m}": modality_knn_spec(m, self.knn_k, binary=True) for m in self.modalities})
+        specs.update(self.frozen.specs())
         return specs
 
     def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
         super().attach_graphs(graphs)
-        self.item_graph = weighted_sum([graphs[f"knn_{m}"] for m in self.modalities],
-                                       [self.weights[m] for m in self.modalities])
+        self.item_graph = self.frozen.build(graphs)
 
     def refine_items(self, item: torch.Tensor) -> torch.Tensor:
         h = item

@@ -20,25 +20,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from graphrec.graphs.sparse import SparseGraph, weighted_sum
+from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, pairwise_scores
 from graphrec.models.base import Recommender
 from graphrec.models.layers.edge_dropout import prune_edges
-from graphrec.models.layers.itemgraph import ModalityProjections, modality_knn_spec
+from graphrec.models.layers.itemgraph import FrozenItemGraph, ModalityProjections
 from graphrec.models.ranking.lightgcn import light_propagation
-
-
-def modality_weights(modalities: list[str], image_weight: float) -> dict[str, float]:
-    """``image_weight`` for 'visual', the rest split evenly among the other modalities; 1 for a single one."""
-    if len(modalities) == 1:
-        return {modalities[0]: 1.0}
-    others = [m for m in modalities if m != "visual"]
-    rest = (1.0 - image_weight) if "visual" in modalities else 1.0
-    weights = {m: rest / len(others) for m in others}
-    if "visual" in modalities:
-        weights["visual"] = image_weight
-    return weights
 
 
 class FREEDOM(Recommender):
@@ -49,20 +37,19 @@ class FREEDOM(Recommender):
         self.register_features(features)
         self.embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n_users + n_items, embedding_dim)))
         self.content = ModalityProjections(features, embedding_dim, tune_features, init=nn.init.xavier_normal_)
-        self.knn_k, self.weights = int(knn_k), modality_weights(self.modalities, image_weight)
+        self.knn_k, self.frozen = int(knn_k), FrozenItemGraph(self.modalities, knn_k, image_weight)
         self.n_mm_layers, self.n_ui_layers = int(n_mm_layers), int(n_ui_layers)
         self.dropout, self.reg_weight = float(dropout), reg_weight
         self._pruned: SparseGraph | None = None
 
     def graph_specs(self) -> dict[str, GraphSpec]:
         specs = {"adj": GraphSpec("bipartite", {"norm": "symmetric"})}
-        specs.update({f"knn_{m}": modality_knn_spec(m, self.knn_k, binary=True) for m in self.modalities})
+        specs.update(self.frozen.specs())
         return specs
 
     def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
         super().attach_graphs(graphs)
-        self.item_graph = weighted_sum([graphs[f"knn_{m}"] for m in self.modalities],
-                                       [self.weights[m] for m in self.modalities])
+        self.item_graph = self.frozen.build(graphs)
         self._pruned = None
 
     def pre_epoch(self, epoch: int) -> None:

@@ -26,13 +26,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from graphrec.errors import ConfigError
-from graphrec.graphs.sparse import SparseGraph, weighted_sum
+from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, info_nce, pairwise_scores
 from graphrec.models.base import Recommender
 from graphrec.models.layers.edge_dropout import prune_edges
-from graphrec.models.layers.itemgraph import ModalityProjections, modality_knn_spec
-from graphrec.models.ranking.freedom import modality_weights
+from graphrec.models.layers.itemgraph import FrozenItemGraph, ModalityProjections
 from graphrec.models.ranking.lightgcn import light_propagation
 
 
@@ -52,7 +51,7 @@ class PGL(Recommender):
         for k in range(len(self.modalities)):  # one Xavier-uniform table per modality, as the official code
             nn.init.xavier_uniform_(self.user_embedding[:, k * embedding_dim:(k + 1) * embedding_dim])
         self.content = ModalityProjections(features, embedding_dim, tune_features, init=None)
-        self.weights = modality_weights(self.modalities, image_weight)
+        self.frozen = FrozenItemGraph(self.modalities, knn_k, image_weight)
         self.keep_rate, self.n_ui_layers, self.n_mm_layers = float(keep_rate), int(n_ui_layers), int(n_mm_layers)
         self.knn_k, self.cl_weight, self.temperature = int(knn_k), float(cl_weight), float(temperature)
         self.dropout = nn.Dropout(dropout)
@@ -60,13 +59,12 @@ class PGL(Recommender):
 
     def graph_specs(self) -> dict[str, GraphSpec]:
         specs = {"adj": GraphSpec("bipartite", {"norm": "symmetric"})}
-        specs.update({f"knn_{m}": modality_knn_spec(m, self.knn_k, binary=True) for m in self.modalities})
+        specs.update(self.frozen.specs())
         return specs
 
     def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
         super().attach_graphs(graphs)
-        self.item_graph = weighted_sum([graphs[f"knn_{m}"] for m in self.modalities],
-                                       [self.weights[m] for m in self.modalities])
+        self.item_graph = self.frozen.build(graphs)
         self._principal = None
 
     def pre_epoch(self, epoch: int) -> None:
