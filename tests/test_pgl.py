@@ -36,14 +36,14 @@ def test_training_runs_on_a_principal_subgraph():
     model = attach(PGL(data.n_users, data.n_items, data.features, embedding_dim=4), data)
     model.pre_epoch(1)
     edges = model.graphs["adj"].nnz // 2
-    assert model._principal.nnz == 2 * int(edges * 0.3)
+    assert model._pruned.nnz == 2 * int(edges * 0.3)
     model.train()
     train_user = model.embeddings()[0]
     model.eval()
     assert not torch.allclose(train_user, model.embeddings()[0])  # evaluation: the full graph
-    first = model._principal.to_dense()
+    first = model._pruned.to_dense()
     model.pre_epoch(2)
-    assert not torch.equal(first, model._principal.to_dense())  # re-drawn every epoch
+    assert not torch.equal(first, model._pruned.to_dense())  # re-drawn every epoch
 
 
 def test_loss_terms():

@@ -39,3 +39,25 @@ def dropout_entries(graph: SparseGraph, rate: float) -> SparseGraph:
     if rate <= 0.0:
         return graph
     return graph.with_values(F.dropout(graph.values, rate, training=True), symmetric=False)
+
+
+class PrunedTrainingGraph:
+    """Mixin (before ``Recommender`` in the bases) for models that train on a pruned copy of ``graphs['adj']``,
+    redrawn before every epoch, and evaluate on the full graph (FREEDOM, LayerGCN, MMGCF, PGL). A model
+    implements ``prune(epoch)`` (the new copy, or ``None`` to train on the full graph) and propagates over
+    ``propagation_graph()``; the copy is dropped when new graphs are attached."""
+
+    _pruned: SparseGraph | None = None
+
+    def prune(self, epoch: int) -> SparseGraph | None:
+        raise NotImplementedError
+
+    def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
+        super().attach_graphs(graphs)
+        self._pruned = None
+
+    def pre_epoch(self, epoch: int) -> None:
+        self._pruned = self.prune(epoch)
+
+    def propagation_graph(self) -> SparseGraph:
+        return self._pruned if self.training and self._pruned is not None else self.graphs["adj"]

@@ -24,12 +24,12 @@ from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, pairwise_scores
 from graphrec.models.base import Recommender
-from graphrec.models.layers.edge_dropout import prune_edges
+from graphrec.models.layers.edge_dropout import PrunedTrainingGraph, prune_edges
 from graphrec.models.layers.itemgraph import FrozenItemGraph, ModalityProjections
 from graphrec.models.ranking.lightgcn import light_propagation
 
 
-class FREEDOM(Recommender):
+class FREEDOM(PrunedTrainingGraph, Recommender):
     def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor], embedding_dim: int = 64,
                  knn_k: int = 10, image_weight: float = 0.1, n_mm_layers: int = 1, n_ui_layers: int = 2,
                  dropout: float = 0.8, reg_weight: float = 0.0, tune_features: bool = True):
@@ -40,7 +40,6 @@ class FREEDOM(Recommender):
         self.knn_k, self.frozen = int(knn_k), FrozenItemGraph(self.modalities, knn_k, image_weight)
         self.n_mm_layers, self.n_ui_layers = int(n_mm_layers), int(n_ui_layers)
         self.dropout, self.reg_weight = float(dropout), reg_weight
-        self._pruned: SparseGraph | None = None
 
     def graph_specs(self) -> dict[str, GraphSpec]:
         specs = {"adj": GraphSpec("bipartite", {"norm": "symmetric"})}
@@ -50,14 +49,12 @@ class FREEDOM(Recommender):
     def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
         super().attach_graphs(graphs)
         self.item_graph = self.frozen.build(graphs)
-        self._pruned = None
 
-    def pre_epoch(self, epoch: int) -> None:
-        if self.dropout > 0:
-            self._pruned = prune_edges(self.graphs["adj"], self.n_users, 1.0 - self.dropout)
+    def prune(self, epoch: int) -> SparseGraph | None:
+        return prune_edges(self.graphs["adj"], self.n_users, 1.0 - self.dropout) if self.dropout > 0 else None
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        adj = self._pruned if self.training and self._pruned is not None else self.graphs["adj"]
+        adj = self.propagation_graph()
         h = self.embedding[self.n_users:]
         for _ in range(self.n_mm_layers):
             h = self.item_graph @ h

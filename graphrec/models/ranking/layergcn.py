@@ -25,7 +25,7 @@ from graphrec.errors import ConfigError
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
-from graphrec.models.layers.edge_dropout import prune_edges
+from graphrec.models.layers.edge_dropout import PrunedTrainingGraph, prune_edges
 from graphrec.models.layers.l2norm import l2_normalize
 
 
@@ -40,7 +40,7 @@ def layer_refined_propagation(graph: SparseGraph, ego: torch.Tensor, n_layers: i
     return total
 
 
-class LayerGCN(Recommender):
+class LayerGCN(PrunedTrainingGraph, Recommender):
     def __init__(self, n_users: int, n_items: int, embedding_dim: int = 64, n_layers: int = 4,
                  dropout: float = 0.1, reg_weight: float = 1e-3, alternate_uniform: bool = True):
         super().__init__(n_users, n_items)
@@ -51,23 +51,18 @@ class LayerGCN(Recommender):
         nn.init.xavier_uniform_(self.embedding[n_users:])
         self.n_layers, self.dropout, self.reg_weight = int(n_layers), float(dropout), float(reg_weight)
         self.alternate_uniform = bool(alternate_uniform)
-        self._pruned: SparseGraph | None = None
 
     def graph_specs(self) -> dict[str, GraphSpec]:
         return {"adj": GraphSpec("bipartite", {"norm": "symmetric"})}
 
-    def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
-        super().attach_graphs(graphs)
-        self._pruned = None
-
-    def pre_epoch(self, epoch: int) -> None:
-        if self.dropout > 0:
-            uniform = self.alternate_uniform and epoch % 2 == 0
-            self._pruned = prune_edges(self.graphs["adj"], self.n_users, 1.0 - self.dropout,
-                                       degree_sensitive=not uniform)
+    def prune(self, epoch: int) -> SparseGraph | None:
+        if self.dropout <= 0:
+            return None
+        uniform = self.alternate_uniform and epoch % 2 == 0
+        return prune_edges(self.graphs["adj"], self.n_users, 1.0 - self.dropout, degree_sensitive=not uniform)
 
     def node_embeddings(self, rows: torch.Tensor | None = None) -> torch.Tensor:
-        adj = self._pruned if self.training and self._pruned is not None else self.graphs["adj"]
+        adj = self.propagation_graph()
         out = layer_refined_propagation(adj, self.embedding, self.n_layers)
         return out if rows is None else out[rows]
 

@@ -31,14 +31,14 @@ from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, l2_regularization, pairwise_scores
 from graphrec.models.base import Recommender
-from graphrec.models.layers.edge_dropout import prune_edges
+from graphrec.models.layers.edge_dropout import PrunedTrainingGraph, prune_edges
 from graphrec.models.layers.itemgraph import ModalityProjections
 from graphrec.models.ranking.lightgcn import light_propagation
 
 FUSIONS, WEIGHTINGS = ("mean", "sum", "concat"), ("equal", "alpha", "normalized")
 
 
-class MMGCF(Recommender):
+class MMGCF(PrunedTrainingGraph, Recommender):
     def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor], embedding_dim: int = 64,
                  n_ui_layers: int = 2, reg_weight: float = 1e-3, fusion: str = "mean", weighting: str = "equal",
                  dropout: float = 0.5):
@@ -65,18 +65,12 @@ class MMGCF(Recommender):
                 self.mix_all = nn.Linear(2 * d, d)
             else:
                 self.mix_all = nn.Linear((n_mod + 1) * d, d)
-        self._pruned: SparseGraph | None = None
 
     def graph_specs(self) -> dict[str, GraphSpec]:
         return {"adj": GraphSpec("bipartite", {"norm": "symmetric"})}
 
-    def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
-        super().attach_graphs(graphs)
-        self._pruned = None
-
-    def pre_epoch(self, epoch: int) -> None:
-        if self.dropout > 0:
-            self._pruned = prune_edges(self.graphs["adj"], self.n_users, 1.0 - self.dropout)
+    def prune(self, epoch: int) -> SparseGraph | None:
+        return prune_edges(self.graphs["adj"], self.n_users, 1.0 - self.dropout) if self.dropout > 0 else None
 
     def _fuse(self, parts: list[torch.Tensor], layer: nn.Linear | None) -> torch.Tensor:
         if self.fusion == "concat":
@@ -97,7 +91,7 @@ class MMGCF(Recommender):
         return self._fuse([item, fused], layer)
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        adj = self._pruned if self.training and self._pruned is not None else self.graphs["adj"]
+        adj = self.propagation_graph()
         out = light_propagation(adj, self.embedding, self.n_ui_layers)
         return out[: self.n_users], self.fuse_items(out[self.n_users:])
 

@@ -30,12 +30,12 @@ from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, info_nce, pairwise_scores
 from graphrec.models.base import Recommender
-from graphrec.models.layers.edge_dropout import prune_edges
+from graphrec.models.layers.edge_dropout import PrunedTrainingGraph, prune_edges
 from graphrec.models.layers.itemgraph import FrozenItemGraph, ModalityProjections
 from graphrec.models.ranking.lightgcn import light_propagation
 
 
-class PGL(Recommender):
+class PGL(PrunedTrainingGraph, Recommender):
     def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor], embedding_dim: int = 64,
                  mode: str = "local", keep_rate: float = 0.3, n_ui_layers: int = 2, n_mm_layers: int = 1,
                  knn_k: int = 10, image_weight: float = 0.1, cl_weight: float = 0.0, dropout: float = 0.2,
@@ -55,7 +55,6 @@ class PGL(Recommender):
         self.keep_rate, self.n_ui_layers, self.n_mm_layers = float(keep_rate), int(n_ui_layers), int(n_mm_layers)
         self.knn_k, self.cl_weight, self.temperature = int(knn_k), float(cl_weight), float(temperature)
         self.dropout = nn.Dropout(dropout)
-        self._principal: SparseGraph | None = None
 
     def graph_specs(self) -> dict[str, GraphSpec]:
         specs = {"adj": GraphSpec("bipartite", {"norm": "symmetric"})}
@@ -65,13 +64,12 @@ class PGL(Recommender):
     def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
         super().attach_graphs(graphs)
         self.item_graph = self.frozen.build(graphs)
-        self._principal = None
 
-    def pre_epoch(self, epoch: int) -> None:
-        self._principal = prune_edges(self.graphs["adj"], self.n_users, self.keep_rate)
+    def prune(self, epoch: int) -> SparseGraph | None:
+        return prune_edges(self.graphs["adj"], self.n_users, self.keep_rate)
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        adj = self._principal if self.training and self._principal is not None else self.graphs["adj"]
+        adj = self.propagation_graph()
         items = torch.cat([F.normalize(self.content(m), dim=1) for m in self.modalities], dim=1)
         h = items
         for _ in range(self.n_mm_layers):
