@@ -8,7 +8,8 @@ For each model and round: graphrec's ``benchmarks/train_speed.py`` (its config d
 every epoch, logged apart), each alone, each wrapped in ``/usr/bin/time -v`` for the peak RSS. MMRec must be set
 up as ``../shared/peers.md`` says (patched for today's numpy / scipy / torch, ``data/tiktok`` written, its own
 virtual environment at ``<mmrec>/.venv``; DualGNN, DRAGON and MVGAE also need ``torch_geometric`` there).
-DualGNN and DRAGON read a user–user file that MMRec's ``preprocessing/dualgnn-gen-u-u-matrix.py`` writes with a
+DAMRS reads an item–item file (``--item-graph`` writes it: each item's top 2 items by common training users, at
+least 2, as DA-MRS's ``build_iib_graph.py``). DualGNN and DRAGON read a user–user file that MMRec's ``preprocessing/dualgnn-gen-u-u-matrix.py`` writes with a
 Python loop over user pairs; ``--user-graph`` writes the same content (each user's top 200 users by shared
 training items, counts descending) from ``data/tiktok/tiktok.inter`` with one sparse product.
 MMRec's MVGAE takes minutes per epoch here: ``--peer-epochs 1`` times one MMRec epoch (no warm-up dropped).
@@ -42,6 +43,8 @@ PEERS = {
                         "dropout": [0.5]}),
     "pgl": ("PGL", {"reg_weight": [0], "dropout": [0.2], "mode": ["local"]}),
     "mvgae": ("MVGAE", {"learning_rate": [0.001], "beta": [0.1]}),
+    "damrs": ("DAMRS", {"n_ui_layers": [3], "neighbor_weight": [0.001], "kl_weight": [1], "n_mm_layers": [1],
+                        "knn_k": 10, "learning_rate": [0.001]}),
 }
 
 # MMRec on CPU with 2 threads, settings from the command line (YAML values); not MMRec code
@@ -76,9 +79,8 @@ def ours(model: str, epochs: int, env: dict[str, str]) -> tuple[float, float]:
     return float(re.search(r"train epoch: median ([\d.]+)", text).group(1)), rss
 
 
-def write_user_graph(mmrec: Path, top: int = 200) -> None:
-    """``data/tiktok/user_graph_dict.npy`` for MMRec's DualGNN / DRAGON: {user: [neighbours, shared-item counts]}
-    over the training rows (``x_label == 0``), each user's ``top`` neighbours by count (ties: smaller id)."""
+def _training_matrix(mmrec: Path):
+    """MMRec's TikTok training rows (``x_label == 0``) as a binary users × items CSR, and its folder."""
     import numpy as np
     import scipy.sparse as sp
 
@@ -90,16 +92,39 @@ def write_user_graph(mmrec: Path, top: int = 200) -> None:
     train = rows[rows[:, 2] == 0]
     r = sp.csr_matrix((np.ones(len(train), np.float32), (train[:, 0], train[:, 1])), shape=(n_users, n_items))
     r.data[:] = 1.0
-    shared = (r @ r.T).tocsr()
+    return r, folder
+
+
+def _write_neighbour_dict(shared, top: int, min_count: int, path: Path) -> None:
+    """{row: [neighbours, counts]}: each row's ``top`` largest off-diagonal counts ≥ ``min_count`` (ties: smaller
+    id), MMRec's pickled-dict format."""
+    import numpy as np
+
+    shared = shared.tocsr()
     shared.setdiag(0)
+    shared.data[shared.data < min_count] = 0
     shared.eliminate_zeros()
     graph = {}
-    for u in range(n_users):
+    for u in range(shared.shape[0]):
         lo, hi = shared.indptr[u], shared.indptr[u + 1]
         order = np.lexsort((shared.indices[lo:hi], -shared.data[lo:hi]))[:top]
         graph[u] = [shared.indices[lo:hi][order].tolist(), shared.data[lo:hi][order].astype(float).tolist()]
-    np.save(folder / "user_graph_dict.npy", graph, allow_pickle=True)  # MMRec's format (a pickled dict)
-    print(f"wrote {folder / 'user_graph_dict.npy'}: {n_users} users, {shared.nnz} co-occurring pairs")
+    np.save(path, graph, allow_pickle=True)
+    print(f"wrote {path}: {shared.shape[0]} rows, {shared.nnz} pairs")
+
+
+def write_user_graph(mmrec: Path, top: int = 200) -> None:
+    """``data/tiktok/user_graph_dict.npy`` for MMRec's DualGNN / DRAGON: each user's ``top`` users by shared
+    training items."""
+    r, folder = _training_matrix(mmrec)
+    _write_neighbour_dict(r @ r.T, top, 1, folder / "user_graph_dict.npy")
+
+
+def write_item_graph(mmrec: Path, top: int = 2) -> None:
+    """``data/tiktok/item_graph_dict_2.npy`` for MMRec's DAMRS (the official DA-MRS ``build_iib_graph.py`` output):
+    each item's ``top`` items by common training users, pairs with at least 2."""
+    r, folder = _training_matrix(mmrec)
+    _write_neighbour_dict(r.T @ r, top, 2, folder / f"item_graph_dict_{top}.npy")
 
 
 def theirs(model: str, mmrec: Path, epochs: int, env: dict[str, str],
@@ -122,9 +147,12 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--peer-epochs", type=int, default=None, help="MMRec epochs to run (default --epochs + 1)")
     p.add_argument("--user-graph", action="store_true", help="write MMRec's user_graph_dict.npy first")
+    p.add_argument("--item-graph", action="store_true", help="write MMRec's item_graph_dict_2.npy (DAMRS) first")
     args = p.parse_args()
     if args.user_graph:
         write_user_graph(args.mmrec)
+    if args.item_graph:
+        write_item_graph(args.mmrec)
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     print(f"command: python {' '.join(sys.argv)}")
     print("model     round  graphrec s/epoch  RSS MB | MMRec s/epoch (+valid pass)  RSS MB | ratio")

@@ -23,7 +23,7 @@ from graphrec.data.storage import fingerprint, load_dataset
 from graphrec.data.synthetic import generate_world
 from graphrec.errors import ConfigError, DataError
 from graphrec.models.base import Recommender
-from graphrec.models.registry import resolve_model_class
+from graphrec.models.registry import construct, resolve_model_class
 from graphrec.tasks import TASKS
 from graphrec.tasks.base import Task
 
@@ -73,12 +73,7 @@ def instantiate_model(mcfg: DictConfig, n_users: int, n_items: int, features: di
               if k not in ("_target_", "name") and not k.startswith(PRETRAINED)}
     cls = resolve_model_class(str(mcfg.get("_target_")))
     signature = inspect.signature(cls.__init__).parameters
-    unknown = [k for k in params if k not in signature]
-    if unknown:
-        raise ConfigError(f"model.{unknown[0]}: not a parameter of {cls.__name__} "
-                          f"(parameters: {', '.join(p for p in signature if p not in ('self', 'n_users', 'n_items', 'features', 'item_field_data'))})")
-    if "features" in signature:
-        params["features"] = features
+    extra: dict = {}
     if "probability_modalities" in signature and params.get("probability_modalities") is None:
         declared = dataset.probability_modalities if dataset is not None else []
         params["probability_modalities"] = [m for m in declared if m in features]  # as the dataset declares
@@ -86,11 +81,11 @@ def instantiate_model(mcfg: DictConfig, n_users: int, n_items: int, features: di
         names = params.get("item_fields") or []
         if names and dataset is None:
             raise ConfigError("model.item_fields: item fields need the dataset")
-        params["item_field_data"] = {}
+        extra["item_field_data"] = {}
         for name in names:
             item, value, n_values = dataset.item_field(name)  # type: ignore[union-attr]
-            params["item_field_data"][name] = (torch.from_numpy(item), torch.from_numpy(value), n_values)
-    return cls(n_users=n_users, n_items=n_items, **params)
+            extra["item_field_data"][name] = (torch.from_numpy(item), torch.from_numpy(value), n_values)
+    return construct(cls, params, n_users, n_items, features, extra=extra)
 
 
 PRETRAINED = "pretrained_"  # model.pretrained_<name>: a checkpoint whose weights initialise part of the model

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from graphrec.errors import DataError
+from graphrec.errors import ConfigError, DataError
 from graphrec.graphs.cointeraction import cointeraction_graph, user_cooccurrence_graph
 from graphrec.graphs.knn import WeightedCosineKNN, knn_graph
 from graphrec.graphs.sparse import SparseGraph
@@ -294,3 +294,51 @@ def _chunky(fn, monkeypatch, module):
         monkeypatch.setattr(module, "_HIST_BUDGET", 7)
         return fn(indptr, counts, k)
     return wrapped
+
+
+def dense_consistent_knn(features: dict, modality: str, k: int) -> torch.Tensor:
+    """DA-MRS's construction, dense: S_m for every modality, pairs below any mean dropped, top-k of S_modality."""
+    sims = {m: F.normalize(x, dim=1) @ F.normalize(x, dim=1).T for m, x in features.items()}
+    candidate = torch.stack([s >= s.mean() for s in sims.values()]).all(0)
+    score = sims[modality].masked_fill(~candidate, float("-inf"))
+    adj = torch.zeros_like(score)
+    for i in range(score.shape[0]):
+        top = score[i].topk(k)
+        adj[i, top.indices[torch.isfinite(top.values)]] = 1
+    r = adj.sum(1).rsqrt()
+    return adj * r[:, None] * r[None, :]
+
+
+@pytest.mark.parametrize("modality,k,block", [("visual", 3, None), ("acoustic", 5, 4), ("visual", 40, 7)])
+def test_consistent_knn_matches_dense(modality, k, block):
+    from graphrec.graphs.consistent_knn import consistent_knn_graph
+    g = torch.Generator().manual_seed(3)
+    # non-negative features as CNN outputs are, so the means are positive and candidates sparse-ish
+    features = {"visual": torch.rand(30, 6, generator=g), "acoustic": torch.rand(30, 4, generator=g) ** 3}
+    got = consistent_knn_graph(features, modality, k=k, block_size=block)
+    want = dense_consistent_knn(features, modality, min(k, 30))
+    assert torch.allclose(got.to_dense(), want, atol=1e-6)
+    # the mask matters: without the other modality's threshold the graph differs
+    alone = dense_consistent_knn({modality: features[modality]}, modality, min(k, 30))
+    assert not torch.allclose(got.to_dense(), alone)
+    assert bool((got.to_dense().diagonal() > 0).all())  # every item is its own candidate
+
+
+def test_mean_cosine_is_the_mean_of_the_dense_matrix():
+    from graphrec.graphs.consistent_knn import mean_cosine
+    z = F.normalize(torch.randn(50, 8, generator=torch.Generator().manual_seed(0)), dim=1)
+    assert torch.allclose(mean_cosine(z), (z @ z.T).mean(), atol=1e-6)
+
+
+def test_consistent_knn_from_the_store_covers_every_modality_in_its_key(tmp_path):
+    user, item = random_interactions()
+    g = torch.Generator().manual_seed(1)
+    feats = {"visual": torch.rand(20, 4, generator=g), "acoustic": torch.rand(20, 3, generator=g)}
+    spec = GraphSpec("consistent_knn", {"modality": "visual", "k": 4})
+    store = GraphStore(TrainingGraphInput(user, item, 30, 20, feats), tmp_path)
+    graph = store.get(spec)
+    assert torch.allclose(graph.to_dense(), dense_consistent_knn(feats, "visual", 4), atol=1e-6)
+    changed = {"visual": feats["visual"], "acoustic": torch.rand(20, 3, generator=g)}
+    assert GraphStore(TrainingGraphInput(user, item, 30, 20, changed)).cache_key(spec) != store.cache_key(spec)
+    with pytest.raises(ConfigError, match="graph.modality 'textual'"):
+        store.get(GraphSpec("consistent_knn", {"modality": "textual"}))

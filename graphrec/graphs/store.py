@@ -7,6 +7,8 @@ Builders are registered by kind and read only the training split (and item featu
   ``norm`` (``softmax`` over a row's kept neighbours, or ``none``);
 - ``knn``: item–item from one modality (or a list, concatenated), params ``modality``, ``k``, ``symmetric``,
   ``binary``, ``include_self``, ``norm``, ``shrink``;
+- ``consistent_knn``: item–item kNN of ``modality`` among pairs similar above average in every modality of the
+  dataset (DA-MRS), params ``modality``, ``k``, ``binary``, ``norm``;
 - ``item_constraint``: UltraGCN's top-``k`` item–item constraint weights ω (eq. 12);
 - ``surfing``: random-surfing full adjacency of another graph, params ``of`` (that graph's spec as
   ``{"kind": ..., **params}``), ``K``, ``alpha``, ``top_k``;
@@ -15,7 +17,7 @@ Each builder declares the inputs its cache key covers (``train``: the training i
 ``tags``: the (item, tag) pairs;
 ``feature``: the modality it reads; ``base``: the key of the graph it transforms) and the parameters it takes
 (its function's keyword arguments, type-checked against their defaults, plus the store-level ``modality`` /
-``of``). Built graphs are cached under ``<cache_dir>/<key>.npz``, the key a hash of ``BUILDER_VERSION``, the
+``of``; ``features``: every modality of the dataset). Built graphs are cached under ``<cache_dir>/<key>.npz``, the key a hash of ``BUILDER_VERSION``, the
 kind, its parameters and its declared inputs. A cache file carries its key and a checksum and is checked on
 load (key, checksum, dtypes, shape, CSR structure, index ranges, finite values); a file that fails any check
 is rebuilt and rewritten with a one-line warning. A cache folder that cannot be written turns caching off,
@@ -40,6 +42,7 @@ from graphrec.atomic import atomic_write
 from graphrec.errors import ConfigError, DataError, GraphrecError
 from graphrec.graphs.bipartite import bipartite_graph
 from graphrec.graphs.cointeraction import cointeraction_graph, user_cooccurrence_graph
+from graphrec.graphs.consistent_knn import consistent_knn_graph
 from graphrec.graphs.constraint import item_constraint_graph
 from graphrec.graphs.knn import knn_graph
 from graphrec.graphs.sparse import SparseGraph
@@ -110,7 +113,7 @@ class Builder:
     """A graph function, the inputs its cache key covers, and the store-level parameters it requires."""
 
     fn: Callable[..., SparseGraph]
-    inputs: tuple[str, ...]  # "train" | "feature" | "base" | "tags"
+    inputs: tuple[str, ...]  # "train" | "feature" | "features" | "base" | "tags"
     required: tuple[str, ...] = ()
 
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -142,6 +145,10 @@ class Builder:
         if "feature" in self.inputs:
             modality = params.pop("modality")
             return self.fn(_feature(d, modality), **params, what=f"feature '{modality}'")
+        if "features" in self.inputs:
+            if not d.features:
+                raise ConfigError("graph 'consistent_knn': the dataset has no item features")
+            return self.fn(d.features, **params)
         if "tags" in self.inputs:
             tag_item, tag = _tags(d)
             return self.fn(tag_item, tag, d.n_items, d.n_tags, **params)
@@ -153,6 +160,7 @@ class Builder:
 BUILDERS: dict[str, Builder] = {
     "bipartite": Builder(bipartite_graph, ("train",)),
     "cointeraction": Builder(cointeraction_graph, ("train",)),
+    "consistent_knn": Builder(consistent_knn_graph, ("features",), required=("modality",)),
     "item_constraint": Builder(item_constraint_graph, ("train",)),
     "knn": Builder(knn_graph, ("feature",), required=("modality",)),
     "surfing": Builder(surfing_graph, ("base",), required=("of",)),
@@ -197,6 +205,9 @@ class GraphStore:
             d = self.data
             if name == "feature":
                 value = _hash_tensors(_feature(d, spec.params["modality"]))
+            elif name == "features":
+                value = _hash_tensors(*(d.features[m] for m in sorted(d.features)))
+                value += "|" + ",".join(sorted(d.features))
             elif name == "tags":
                 value = _hash_tensors(*_tags(d), torch.tensor([d.n_items, d.n_tags]))
             else:

@@ -80,6 +80,12 @@ class Recommender(nn.Module):
         table = self.node_embeddings()
         return None if table is None else (table[: self.n_users], table[self.n_users:])
 
+    def item_id_embeddings(self) -> torch.Tensor | None:
+        """The trainable item ID table ``[n_items, d]`` whose rows are the first ``d`` columns of the item vectors
+        ``embeddings()`` starts from (LightGCN's E^(0), BPR-MF's Q, VBPR's γ_i), for plug-ins that enrich it
+        (DA-MRS); None when the model has none."""
+        return None
+
     def node_embeddings(self, rows: torch.Tensor | None = None) -> torch.Tensor | None:
         """Final embeddings of all nodes as one ``[n_users + n_items, d]`` table (users first), for models that
         compute them that way; ``embeddings`` and ``batch_embeddings`` then derive from it. With ``rows``

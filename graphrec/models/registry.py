@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from hydra.utils import get_class
+from omegaconf import OmegaConf
 
 from graphrec.configs import ModelConfig, model_configs
 from graphrec.errors import ConfigError
@@ -84,6 +85,36 @@ def registered_models() -> dict[str, RegisteredModel]:
         cls = resolve_model_class(config.target)
         out[name] = RegisteredModel(config, cls, family_of(cls), str(getattr(cls, "task", "ranking")))
     return out
+
+
+def construct(cls: type, params: dict, n_users: int, n_items: int, features: dict | None = None,
+              where: str = "model", extra: dict | None = None):
+    """``cls(n_users, n_items, **params)``, with ``features`` passed when the constructor takes them; an unknown
+    parameter is a ConfigError naming ``<where>.<param>``. ``extra`` holds arguments the caller computed (not
+    checked against the config)."""
+    signature = inspect.signature(cls.__init__).parameters
+    unknown = [k for k in params if k not in signature]
+    if unknown:
+        own = [p for p in signature if p not in ("self", "n_users", "n_items", "features", "item_field_data")]
+        raise ConfigError(f"{where}.{unknown[0]}: not a parameter of {cls.__name__} (parameters: {', '.join(own)})")
+    kwargs = {**params, **(extra or {})}
+    if "features" in signature:
+        kwargs["features"] = features or {}
+    return cls(n_users=n_users, n_items=n_items, **kwargs)
+
+
+def build_registered(name: str, n_users: int, n_items: int, features: dict | None = None,
+                     overrides: dict | None = None, where: str = "model"):
+    """The registered model ``name`` with its ``conf/model/<name>.yaml`` defaults and ``overrides`` on top (for
+    models that wrap another, e.g. DA-MRS's backbone)."""
+    models = registered_models()
+    if name not in models:
+        raise ConfigError(f"{where}: unknown model '{name}' (choose from {', '.join(models)})")
+    raw = OmegaConf.to_container(OmegaConf.load(models[name].config.path), resolve=True)
+    body = raw.get("model", raw) if isinstance(raw, dict) else {}
+    params = {k: v for k, v in body.items() if k not in ("_target_", "name", "defaults")}
+    params.update(overrides or {})
+    return construct(models[name].cls, params, n_users, n_items, features, where=f"{where}_args")
 
 
 def models_under(eval_preset: str) -> list[str]:

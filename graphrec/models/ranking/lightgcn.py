@@ -44,6 +44,9 @@ class LightGCN(Recommender):
         looks it up in TorchRec shards)."""
         return self.embedding
 
+    def item_id_embeddings(self) -> torch.Tensor:
+        return self.ego_embeddings()[self.n_users:]
+
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         out = light_propagation(self.graphs["adj"], self.ego_embeddings(), self.n_layers)
         return out[: self.n_users], out[self.n_users:]

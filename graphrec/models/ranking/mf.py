@@ -25,6 +25,9 @@ class MF(Recommender):
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.user_emb.weight, self.item_emb.weight
 
+    def item_id_embeddings(self) -> torch.Tensor:
+        return self.item_emb.weight
+
     def lookup(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The batch's rows of the ID tables: (users, positives, negatives); where the tables live is this
         method's business (``graphrec.training.sharded_tables`` looks them up in TorchRec shards)."""

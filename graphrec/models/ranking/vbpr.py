@@ -52,6 +52,9 @@ class VBPR(Recommender):
     def _content(self) -> torch.Tensor:
         return torch.cat([self.feature(m) for m in self.modalities], dim=1)
 
+    def item_id_embeddings(self) -> torch.Tensor:
+        return self.gamma_item  # the first columns of the item vectors, against γ_u
+
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         f = self._content()
         users = [self.gamma_user, self.theta_user]
