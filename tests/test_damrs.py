@@ -26,13 +26,14 @@ def reference_discrimination(anchors, keys, n_pseudo, tau):
     return (-torch.log(at_agreed / every) - torch.log(at_own / (every - at_agreed))).mean()
 
 
-@pytest.mark.parametrize("memory", [150, 450, 10 ** 7])  # chunks of 1 and 3 rows, and all rows at once
-def test_chunked_item_alignment_and_its_gradient_match_autograd(memory):
+@pytest.mark.parametrize("memory,keep", [(150, 0), (450, 0), (10 ** 7, 0), (450, 10 ** 7)])
+def test_chunked_item_alignment_and_its_gradient_match_autograd(memory, keep):
+    """Chunks of 1 and 3 rows and all rows at once, the backward recomputing or reusing the exponentials."""
     g = torch.Generator().manual_seed(0)
     keys = F.normalize(torch.randn(3, 50, 8, generator=g), dim=2)
     rows = torch.tensor([1, 5, 7, 9, 20, 33, 49])
     k1, k2 = keys.clone().requires_grad_(), keys.clone().requires_grad_()
-    got = neighbour_discrimination(k1[:, rows], k1, 4, 0.2, memory_elements=memory)
+    got = neighbour_discrimination(k1[:, rows], k1, 4, 0.2, memory_elements=memory, keep_elements=keep)
     want = reference_discrimination(k2[:, rows], k2, 4, 0.2)
     got.backward()
     want.backward()

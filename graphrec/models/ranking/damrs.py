@@ -26,11 +26,12 @@ Loss = L_DBPR + α L_AI + β L_AU + λ ½Σ‖·‖²/B (α = ``neighbor_weight`
 
 As the official code (XMUDM/DA-MRS, ``src/models/lightgcn.py``; MMRec's ``damrs.py`` is the same model over
 LightGCN), these deviations: the backbone's own loss is replaced by L_DBPR (+ λ: MMRec's DA-MRS has no
-regulariser, the default λ = 0; a VBPR backbone wants its 1e-3 back, see ``conf/experiment/damrs_vbpr_tiktok``);
+regulariser, the default λ = 0; over VBPR, ``model.reg_weight=1e-3`` restores VBPR's own);
 the item views enrich the first d columns of a wider item vector (VBPR's γ_i; the paper's VBPR variant is not
 published); L_AI's logs use log-sum-exp instead of adding 1e-9 to a ratio, and L_AU is computed as the equal
 (σ(a) − σ(b))(a − b) (finite where the official logs of saturated sigmoids are not); L_AI is one chunked autograd
-function (its gradient in its docstring), so no [views × batch items × items] tensor is held; the denoised graphs take the top-k among candidates
+function (its gradient in its docstring) that holds a [views × batch items × items] tensor only while it fits
+a budget; the denoised graphs take the top-k among candidates
 (the official code counts a row's candidates in one modality and takes that many from each; the same graphs
 when the mean similarities are positive). Not copied: the official TikTok code (``src_tiktok``) calls its
 3-argument pseudo-label function with 4 views, which raises a TypeError, and its TikTok preprocessing reads
@@ -78,8 +79,9 @@ def _labels_from_probabilities(q: torch.Tensor, n_pseudo: int) -> tuple[torch.Te
 
 
 class _NeighbourDiscrimination(torch.autograd.Function):
-    """L_AI (mean over views and rows) from anchors [G, I, d] and keys [G, N, d], both ℓ2-normalised, in row chunks:
-    neither the forward nor the backward holds a [G, I, N] tensor; the backward recomputes each chunk's cosines.
+    """L_AI (mean over views and rows) from anchors [G, I, d] and keys [G, N, d], both ℓ2-normalised, in row chunks
+    (a chunk's temporaries stay in cache); the backward reuses the forward's exponentials (``keep``) or recomputes
+    each chunk's cosines, so no [G, I, N] tensor is held where that would not fit.
 
     Per row, with ℓ = c/τ: L = (E − A) + (R − S), E = lse_j ℓ_j, A = lse_{agreed} ℓ, S = lse_{own} ℓ,
     R = log(e^E − e^A); ∂L/∂c_j = (e^{ℓ_j−E} + [j∉agreed] e^{ℓ_j−R} − [j∈agreed] e^{ℓ_j−A} − [j∈own] e^{ℓ_j−S})/τ.
@@ -88,9 +90,10 @@ class _NeighbourDiscrimination(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, anchors, keys, n_pseudo: int, temperature: float, chunk: int):
+    def forward(ctx, anchors, keys, n_pseudo: int, temperature: float, chunk: int, keep: bool):
         n_rows = anchors.shape[1]
         saved = {name: [] for name in ("agreed", "own", "E", "A", "R", "S")}
+        kept = []
         for lo in range(0, n_rows, chunk):
             cos = torch.bmm(anchors[:, lo:lo + chunk], keys.transpose(1, 2))
             q = torch.exp(cos)
@@ -103,20 +106,25 @@ class _NeighbourDiscrimination(torch.autograd.Function):
                       shifted.gather(2, own).sum(2).log())  # all shifted by −1/τ, which cancels in L and ∂L
             for name, value in zip(saved, values):
                 saved[name].append(value)
+            if keep:
+                kept.append(shifted)
         cat = {name: torch.cat(values, 1) for name, values in saved.items()}
         ctx.save_for_backward(anchors, keys, *cat.values())
-        ctx.temperature, ctx.chunk = temperature, chunk
+        ctx.temperature, ctx.chunk, ctx.kept = temperature, chunk, kept
         return ((cat["E"] - cat["A"]) + (cat["R"] - cat["S"])).mean()
 
     @staticmethod
     def backward(ctx, grad):
         anchors, keys, agreed, own, e, a, r, s = ctx.saved_tensors
-        tau, chunk = ctx.temperature, ctx.chunk
+        tau, chunk, kept = ctx.temperature, ctx.chunk, ctx.kept
         scale = grad / (anchors.shape[0] * anchors.shape[1] * tau)
         grad_anchors, grad_keys = torch.empty_like(anchors), torch.zeros_like(keys)
-        for lo in range(0, anchors.shape[1], chunk):
+        for n, lo in enumerate(range(0, anchors.shape[1], chunk)):
             hi = min(anchors.shape[1], lo + chunk)
-            shifted = torch.bmm(anchors[:, lo:hi], keys.transpose(1, 2)).sub_(1.0).div_(tau).exp_()
+            if kept:  # the forward's e^{ℓ − 1/τ}
+                shifted = kept[n]
+            else:
+                shifted = torch.bmm(anchors[:, lo:hi], keys.transpose(1, 2)).sub_(1.0).div_(tau).exp_()
             ag, ow = agreed[:, lo:hi], own[:, lo:hi]
             inv_e, inv_r = torch.exp(-e[:, lo:hi, None]), torch.exp(-r[:, lo:hi, None])
             at_agreed, at_own = shifted.gather(2, ag), shifted.gather(2, ow)
@@ -126,14 +134,19 @@ class _NeighbourDiscrimination(torch.autograd.Function):
             g.mul_(scale)
             grad_anchors[:, lo:hi] = torch.bmm(g, keys)
             grad_keys.baddbmm_(g.transpose(1, 2), anchors[:, lo:hi])
-        return grad_anchors, grad_keys, None, None, None
+        ctx.kept = []
+        return grad_anchors, grad_keys, None, None, None, None
 
 
 def neighbour_discrimination(anchors: torch.Tensor, keys: torch.Tensor, n_pseudo: int, temperature: float,
-                             memory_elements: int = 1_000_000) -> torch.Tensor:
-    """L_AI: anchors [G, I, d] (the batch items' views) against keys [G, N, d] (every item's), ℓ2-normalised."""
-    chunk = max(1, memory_elements // max(1, anchors.shape[0] * keys.shape[1]))
-    return _NeighbourDiscrimination.apply(anchors, keys, n_pseudo, temperature, chunk)
+                             memory_elements: int = 2_000_000, keep_elements: int = 100_000_000) -> torch.Tensor:
+    """L_AI: anchors [G, I, d] (the batch items' views) against keys [G, N, d] (every item's), ℓ2-normalised.
+    Chunks of ``memory_elements`` entries; the forward's exponentials are kept for the backward when all of them
+    fit in ``keep_elements`` (one product and one exponential fewer per chunk), recomputed otherwise."""
+    work = anchors.shape[0] * keys.shape[1]
+    chunk = max(1, memory_elements // max(1, work))
+    keep = work * anchors.shape[1] <= keep_elements
+    return _NeighbourDiscrimination.apply(anchors, keys, n_pseudo, temperature, chunk, keep)
 
 
 def denoising_weights(user: torch.Tensor, pos_views: torch.Tensor, neg_views: torch.Tensor
