@@ -95,7 +95,7 @@ class _NeighbourDiscrimination(torch.autograd.Function):
         saved = {name: [] for name in ("agreed", "own", "E", "A", "R", "S")}
         kept = []
         for lo in range(0, n_rows, chunk):
-            cos = torch.bmm(anchors[:, lo:lo + chunk], keys.transpose(1, 2))
+            cos = torch.bmm(anchors[:, lo:lo + chunk], keys.transpose(1, 2)).float()  # fp32 under autocast too
             q = torch.exp(cos)
             q.div_(q.sum(2, keepdim=True))
             agreed, own = _labels_from_probabilities(q, n_pseudo)
