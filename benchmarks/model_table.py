@@ -45,12 +45,15 @@ def child(model: str, dataset: str, run_dir: Path, seed: int, extra: list[str], 
     from graphrec.configs import conf_dir
     from graphrec.training.run import run_training
 
+    from graphrec.checkpoints import write_json
+
+    chosen = selection(model, dataset, defaults)
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-        cfg = compose("config", overrides=[*selection(model, dataset, defaults), f"seed={seed}",
-                                           "trainer.progress=false", *extra])
+        cfg = compose("config", overrides=[*chosen, f"seed={seed}", "trainer.progress=false", *extra])
     res = run_training(cfg, run_dir)
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    (run_dir / "bench.json").write_text(json.dumps(res))
+    res["leaderboard_setting"] = chosen[0].removeprefix("experiment=") if len(chosen) == 1 else "defaults"
+    write_json(res, run_dir / "bench.json")
 
 
 def row(model: str, res: dict) -> str:
@@ -69,11 +72,13 @@ def main() -> None:
     p.add_argument("--fresh", action="store_true")
     p.add_argument("--defaults", action="store_true", help="config defaults for every model, no presets")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--run-dir", default=None, help=argparse.SUPPRESS)  # the child's (default: --out/<model>)
     p.add_argument("overrides", nargs="*", help="extra Hydra overrides for every model")
     args = p.parse_args()
     out = Path(args.out or Path(__file__).parent / "out" / args.dataset)
     if args.child:
-        child(args.child, args.dataset, out / args.child, args.seed, args.overrides, args.defaults)
+        run_dir = Path(args.run_dir) if args.run_dir else out / args.child
+        child(args.child, args.dataset, run_dir, args.seed, args.overrides, args.defaults)
         return
     models = args.models.split(",") if args.models else (FEATURE_FREE if args.dataset == "baby" else MODELS)
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}", flush=True)

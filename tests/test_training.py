@@ -174,3 +174,36 @@ def test_every_model_takes_a_bf16_step(model, make_cfg):
     for name, p in net.named_parameters():
         if p.grad is not None:
             assert p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all(), name
+
+
+def test_testing_each_epoch_is_logged_only_and_gives_the_papers_figure(make_cfg, tmp_path):
+    """eval.test_each_epoch adds test/<metric> columns and results.json's best_test_epoch; selection, the
+    selected epoch's test figure and the training itself stay exactly as without it."""
+    import csv
+
+    plain = run_training(make_cfg("model=mf", "trainer.epochs=6", "trainer.patience=100"), tmp_path / "a")
+    tested = run_training(make_cfg("model=mf", "trainer.epochs=6", "trainer.patience=100", "eval.test_each_epoch=true"),
+                          tmp_path / "b")
+    assert "best_test_epoch" not in plain
+    assert (tested["valid"], tested["test"], tested["best_epoch"]) == (plain["valid"], plain["test"], plain["best_epoch"])
+    rows = list(csv.DictReader(open(tmp_path / "b" / "metrics.csv")))
+    assert len(rows) == 6 and all(r["test/recall@20"] != "" for r in rows)
+    by_epoch = {int(r["epoch"]): float(r["test/recall@20"]) for r in rows}
+    # the test logged at the selected epoch is the test figure of the best checkpoint
+    assert by_epoch[tested["best_epoch"]] == pytest.approx(tested["test"]["recall@20"], rel=1e-6)
+    papers = tested["best_test_epoch"]
+    assert papers["epoch"] == max(by_epoch, key=lambda e: (by_epoch[e], -e))
+    assert papers["recall@20"] == pytest.approx(max(by_epoch.values()), rel=1e-6)
+    assert papers["recall@20"] >= tested["test"]["recall@20"] and papers["selected_by"] == "test/recall@20"
+    assert papers["ndcg@20"] == pytest.approx(float(rows[papers["epoch"] - 1]["test/ndcg@20"]), rel=1e-6)
+
+
+def test_best_test_epoch_follows_the_metric_direction():
+    from graphrec.training.run import best_test_epoch
+
+    history = [{"epoch": 1, "test/logloss": 0.5, "test/auc": 0.7}, {"epoch": 2, "loss": 1.0},
+               {"epoch": 3, "test/logloss": 0.4, "test/auc": 0.6}, {"epoch": 4, "test/logloss": 0.4, "test/auc": 0.9}]
+    assert best_test_epoch(history, "logloss", higher_is_better=False) == {
+        "epoch": 3, "selected_by": "test/logloss", "logloss": 0.4, "auc": 0.6}
+    assert best_test_epoch(history, "auc", higher_is_better=True)["epoch"] == 4
+    assert best_test_epoch([{"epoch": 1, "loss": 1.0}], "auc", higher_is_better=True) is None

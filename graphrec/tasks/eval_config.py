@@ -30,6 +30,7 @@ class EvalConfig(TypedSection):
     block_size: int = setting(2048, at_least=1)
     split_seed: int = 0
     ratios: Any = None  # checked by the split itself (graphrec.data.splits, graphrec.tasks.ctr_data)
+    test_each_epoch: bool = False  # also test at every validated epoch, logged only (graphrec.training.run)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -3,7 +3,9 @@
 - Early stopping and model selection look at ``valid_metric`` on the validation split only, in the direction
   the task declares for it (``Task.metric_directions``, from ``graphrec.evaluation.metrics.higher_is_better``:
   lower logloss is better);
-  the test split is evaluated once, by the caller, at the best checkpoint.
+  the test split is evaluated once, by the caller, at the best checkpoint. ``observe`` (``eval.test_each_epoch``)
+  may also evaluate it at every validated epoch, into the history as ``test/<metric>`` columns that nothing
+  here reads: the papers' best-test-epoch figure is computed from them afterwards, beside the selected one.
 - ``checkpoints/best.pt`` (model at the best validation epoch) and ``checkpoints/last.pt`` (model, optimiser,
   sampler and RNG states, early-stopping state, history) are written atomically after every epoch, so an
   interrupted run resumed from ``last.pt`` continues to the same result as an uninterrupted one.
@@ -109,9 +111,11 @@ class Trainer:
                  validate: Callable[[Recommender], dict[str, float]] | None, valid_metric: str,
                  checkpoint_dir: str | Path, logger: Logger, seed: int = 0, extra_state: dict | None = None,
                  on_epoch_end: Callable[[TrainState], None] | None = None,
-                 valid_higher_is_better: bool | None = None):
+                 valid_higher_is_better: bool | None = None,
+                 observe: Callable[[Recommender], dict[str, float]] | None = None):
         self.model, self.batches, self.cfg = model, batches, config
         self.validate, self.valid_metric = validate, valid_metric
+        self.observe = observe  # logged only (module doc), never selects
         # the direction the task declares for valid_metric (None: the metric's own, evaluation.metrics)
         self.valid_higher_is_better = valid_higher_is_better
         self.ckpt_dir = Path(checkpoint_dir)
@@ -222,6 +226,8 @@ class Trainer:
                 if "n_nonfinite" in metrics:
                     row["valid_nonfinite"] = int(metrics["n_nonfinite"])
                 row.update({f"valid/{k}": v for k, v in metric_values(metrics).items()})
+                if self.observe is not None:
+                    row.update({f"test/{k}": v for k, v in metric_values(self.observe(self.model)).items()})
                 score = float(metrics[self.valid_metric])
                 if improves(score, st.best_score if st.best_epoch >= 0 else None, self.valid_metric,
                             self.valid_higher_is_better):
