@@ -58,6 +58,15 @@ def info_nce(view: torch.Tensor, other: torch.Tensor, temperature: float) -> tor
     return in_batch_softmax(F.normalize(view, dim=1), F.normalize(other, dim=1), temperature)
 
 
+def info_nce_all(anchor: torch.Tensor, positive: torch.Tensor, candidates: torch.Tensor,
+                 temperature: float) -> torch.Tensor:
+    """Σ_b −log( exp(cos(a_b, p_b)/τ) / Σ_k exp(cos(a_b, c_k)/τ) ): each anchor row against *every* row of
+    ``candidates`` (``positive`` rows are rows of ``candidates``), not only the batch's; a sum over b."""
+    a = F.normalize(anchor, dim=1) / temperature  # 1/τ on [B, d], not on the [B, n] logits
+    p, c = F.normalize(positive, dim=1), F.normalize(candidates, dim=1)
+    return (torch.logsumexp(a @ c.T, dim=1) - (a * p).sum(1)).sum()
+
+
 def all_item_regression(user: torch.Tensor, pos_scores: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,
                         user_weight: torch.Tensor, gram: torch.Tensor, item_sum: torch.Tensor, n_items: int,
                         negative_weight: float = 1.0) -> torch.Tensor:

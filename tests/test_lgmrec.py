@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from graphrec.losses import bpr_loss
-from graphrec.models.ranking.lgmrec import LGMRec, hyperedge_contrast
+from graphrec.losses import info_nce_all
+from graphrec.models.ranking.lgmrec import LGMRec
 from tests.test_bm3 import dense_layer_mean
 from tests.test_baselines import attach, tiny
 
@@ -60,7 +61,7 @@ def test_hyperedge_contrast_by_hand():
     cands = torch.tensor([[1.0, 1.0], [0.0, 3.0], [-2.0, 0.0]])
     cos = [1 / math.sqrt(2), 0.0, -1.0]
     expected = -(cos[0] / 0.5 - math.log(sum(math.exp(c / 0.5) for c in cos)))
-    assert abs(hyperedge_contrast(anchor, cands[:1], cands, 0.5).item() - expected) < 1e-6
+    assert abs(info_nce_all(anchor, cands[:1], cands, 0.5).item() - expected) < 1e-6
 
 
 def test_loss_terms():
@@ -78,6 +79,6 @@ def test_loss_terms():
     assert torch.allclose(terms["bpr"], bpr_loss((u * i).sum(1), (u * j).sum(1)), atol=1e-6)
     assert torch.allclose(terms["reg"], 0.01 * (u.norm() + i.norm() + j.norm()) / 3, atol=1e-6)
     (ua, ia), (ub, ib) = hyper["acoustic"], hyper["visual"]
-    hcl = hyperedge_contrast(ua[batch["user"]], ub[batch["user"]], ub, 0.2) + \
-        hyperedge_contrast(ia[batch["pos"]], ib[batch["pos"]], ib, 0.2)
+    hcl = info_nce_all(ua[batch["user"]], ub[batch["user"]], ub, 0.2) + \
+        info_nce_all(ia[batch["pos"]], ib[batch["pos"]], ib, 0.2)
     assert torch.allclose(terms["hcl"], 0.1 * hcl, atol=1e-5)

@@ -227,3 +227,14 @@ def test_elementwise_max_takes_the_largest_stored_value_on_the_union():
     assert torch.allclose(fused.to_dense(), expected)
     assert fused.nnz == int((in_a | in_b).sum())
     assert bool((fused.to_dense() < 0).any())
+
+
+def test_dense_rows_equal_the_rows_of_the_dense_matrix():
+    from graphrec.graphs.sparse import dense_rows
+
+    g = torch.Generator().manual_seed(3)
+    dense = (torch.rand(9, 7, generator=g) < 0.3).float() * torch.rand(9, 7, generator=g)
+    dense[4] = 0.0  # an empty row
+    graph = SparseGraph.from_coo(*dense.nonzero().T, dense[dense != 0], (9, 7))
+    rows = torch.tensor([4, 0, 8, 0, 2])
+    assert torch.equal(dense_rows(graph, rows), dense[rows])

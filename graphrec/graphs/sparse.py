@@ -374,3 +374,15 @@ def padded_rows(graph: SparseGraph, width: int | None = None) -> tuple[torch.Ten
     index[graph.row[keep], position[keep]] = graph.col[keep]
     values[graph.row[keep], position[keep]] = graph.values[keep]
     return index, values
+
+
+def dense_rows(graph: SparseGraph, rows: torch.Tensor) -> torch.Tensor:
+    """``A[rows]`` as a dense ``[len(rows), n_cols]`` tensor (a batch of rows, never the whole matrix)."""
+    start, stop = graph.crow[rows], graph.crow[rows + 1]
+    counts = stop - start
+    owner = torch.repeat_interleave(torch.arange(rows.numel(), device=graph.device), counts)
+    offsets = torch.cumsum(counts, 0) - counts
+    entry = start[owner] + torch.arange(int(counts.sum()), device=graph.device) - offsets[owner]
+    out = torch.zeros(rows.numel(), graph.shape[1], dtype=graph.values.dtype, device=graph.device)
+    out[owner, graph.col[entry]] = graph.values[entry]
+    return out

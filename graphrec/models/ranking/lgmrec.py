@@ -31,18 +31,9 @@ from torch import nn
 
 from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
-from graphrec.losses import bpr_loss, pairwise_scores
+from graphrec.losses import bpr_loss, info_nce_all, pairwise_scores
 from graphrec.models.base import Recommender
 from graphrec.models.ranking.lightgcn import light_propagation
-
-
-def hyperedge_contrast(anchor: torch.Tensor, positive: torch.Tensor, candidates: torch.Tensor,
-                       temperature: float) -> torch.Tensor:
-    """Σ_b −log( exp(cos(a_b, p_b)/τ) / Σ_k exp(cos(a_b, c_k)/τ) ) over the batch rows b, every row of
-    ``candidates`` a candidate (``positive`` rows are rows of ``candidates``)."""
-    a = F.normalize(anchor, dim=1) / temperature  # 1/τ on [B, d], not on the [B, n] logits
-    p, c = F.normalize(positive, dim=1), F.normalize(candidates, dim=1)
-    return (torch.logsumexp(a @ c.T, dim=1) - (a * p).sum(1)).sum()
 
 
 class LGMRec(Recommender):
@@ -117,8 +108,8 @@ class LGMRec(Recommender):
         contrast = final.new_zeros(())
         for a, b in combinations(self.modalities, 2):
             (ua, ia), (ub, ib) = hyper[a], hyper[b]
-            contrast = contrast + hyperedge_contrast(ua[users], ub[users], ub, self.temperature) \
-                + hyperedge_contrast(ia[items], ib[items], ib, self.temperature)
+            contrast = contrast + info_nce_all(ua[users], ub[users], ub, self.temperature) \
+                + info_nce_all(ia[items], ib[items], ib, self.temperature)
         reg = (u.norm() + i.norm() + j.norm()) / u.shape[0]
         return {"bpr": bpr_loss(*pairwise_scores(u, i, j)), "hcl": self.cl_weight * contrast,
                 "reg": self.reg_weight * reg}
