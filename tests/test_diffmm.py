@@ -191,3 +191,19 @@ def test_bad_settings_name_the_field(field, value):
     data = tiny()
     with pytest.raises(ConfigError, match=f"model.{field}"):
         DiffMM(data.n_users, data.n_items, data.features, **{field: value})
+
+
+def test_bf16_denoisers_generate_nearly_the_same_items():
+    data = tiny(n_users=30, n_items=40, n=150, seed=1)
+    model = small_model(data, denoiser_dims=[32], diffusion_batch_size=10, diffusion_lr=1e-2, msi_weight=0.0)
+    for _ in range(30):
+        model.train_denoisers()
+    model.generate()
+    exact = model.generated_visual.clone()
+    model.diffusion_bf16 = True
+    model.generate()
+    assert (model.generated_visual == exact).float().mean() > 0.8
+    before = {k: v.clone() for k, v in model.denoisers.state_dict().items()}
+    assert math.isfinite(model.train_denoisers())
+    assert all(v.dtype == torch.float32 and not torch.equal(v, before[k])
+               for k, v in model.denoisers.state_dict().items() if k.endswith("weight"))
