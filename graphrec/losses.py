@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 def pairwise_scores(user: torch.Tensor, pos: torch.Tensor,
@@ -58,13 +59,23 @@ def info_nce(view: torch.Tensor, other: torch.Tensor, temperature: float) -> tor
     return in_batch_softmax(F.normalize(view, dim=1), F.normalize(other, dim=1), temperature)
 
 
+def _row_logsumexp(rows: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    return torch.logsumexp(rows @ candidates.T, dim=1)
+
+
 def info_nce_all(anchor: torch.Tensor, positive: torch.Tensor, candidates: torch.Tensor,
-                 temperature: float) -> torch.Tensor:
+                 temperature: float, chunk_rows: int | None = None) -> torch.Tensor:
     """Σ_b −log( exp(cos(a_b, p_b)/τ) / Σ_k exp(cos(a_b, c_k)/τ) ): each anchor row against *every* row of
-    ``candidates`` (``positive`` rows are rows of ``candidates``), not only the batch's; a sum over b."""
+    ``candidates`` (``positive`` rows are rows of ``candidates``), not only the batch's; a sum over b.
+    ``chunk_rows``: anchors in blocks whose [block, n] logits are recomputed in backward (activation
+    checkpointing), so memory stays O(block · n) when every node is an anchor (no N × N matrix)."""
     a = F.normalize(anchor, dim=1) / temperature  # 1/τ on [B, d], not on the [B, n] logits
     p, c = F.normalize(positive, dim=1), F.normalize(candidates, dim=1)
-    return (torch.logsumexp(a @ c.T, dim=1) - (a * p).sum(1)).sum()
+    if chunk_rows is None or a.shape[0] <= chunk_rows:
+        lse = _row_logsumexp(a, c)
+    else:
+        lse = torch.cat([checkpoint(_row_logsumexp, block, c, use_reentrant=False) for block in a.split(chunk_rows)])
+    return (lse - (a * p).sum(1)).sum()
 
 
 def all_item_regression(user: torch.Tensor, pos_scores: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor,

@@ -34,16 +34,25 @@ FUSIONS = ("sum", "concat")
 
 
 class ModalityGCN(nn.Module):
-    """x̂_m = x + Âx + Â²x over x = ℓ2-normalise([P_m; MLP(x^m)]) for one modality."""
+    """x̂_m = x + Âx + Â²x over x = ℓ2-normalise([P_m; MLP(x^m)]) for one modality. With ``perturb`` = ε > 0
+    (MENTOR's noisy views, as SimGCL) each layer's output h gets h + ε · sign(h) ⊙ normalize(U(0, 1) noise) before
+    the next layer and the sum."""
 
     def __init__(self, n_users: int, feature_dim: int, dim: int):
         super().__init__()
         self.preference = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_users, dim)))
         self.mlp = nn.Sequential(nn.Linear(feature_dim, 4 * dim), nn.LeakyReLU(), nn.Linear(4 * dim, dim))
 
-    def forward(self, adj: SparseGraph, features: torch.Tensor) -> torch.Tensor:
+    def forward(self, adj: SparseGraph, features: torch.Tensor, perturb: float = 0.0) -> torch.Tensor:
         x = F.normalize(torch.cat([self.preference, self.mlp(features)]), dim=1)
-        return adj.power_sum(x, 2)
+        if perturb == 0.0:
+            return adj.power_sum(x, 2)
+        out, h = x, x
+        for _ in range(2):
+            h = adj @ h
+            h = h + perturb * torch.sign(h) * F.normalize(torch.rand_like(h), dim=1)
+            out = out + h
+        return out
 
 
 class DualGraphRecommender(Recommender):
