@@ -3,7 +3,9 @@
 - ``modality_knn_spec``: the frozen per-modality kNN graph both papers build from raw features: top-k over a
   similarity row that includes the item itself, normalised as â_ij = a_ij / sqrt(r_i r_j) (row sums r);
 - ``FrozenItemGraph``: FREEDOM's frozen graph, those kNN graphs (binary) summed with ``modality_weights``
-  (DRAGON and PGL build the same one);
+  (DRAGON, MENTOR and PGL build the same one);
+- ``FrozenItemRefinement``: the mixin of DRAGON and MENTOR that declares that graph and refines item rows with
+  it, e_i ← e_i + S^L e_i;
 - ``ModalityProjections``: W_m x_i per modality, with the raw features x trainable (``tune``) as both official
   codes make them (``nn.Embedding.from_pretrained(..., freeze=False)``).
 """
@@ -47,6 +49,27 @@ class FrozenItemGraph:
 
     def build(self, graphs: dict[str, SparseGraph]) -> SparseGraph:
         return weighted_sum([graphs[f"knn_{m}"] for m in self.modalities], [self.weights[m] for m in self.modalities])
+
+
+class FrozenItemRefinement:
+    """Mixin (before the ``Recommender`` base): ``self.frozen`` (a ``FrozenItemGraph``) joins the graph specs, is
+    built when the graphs are attached, and ``refine_items(e) = e + S^L e`` with L = ``self.n_mm_layers``."""
+
+    frozen: FrozenItemGraph
+    n_mm_layers: int
+
+    def graph_specs(self) -> dict[str, GraphSpec]:
+        return {**super().graph_specs(), **self.frozen.specs()}
+
+    def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
+        super().attach_graphs(graphs)
+        self.item_graph = self.frozen.build(graphs)
+
+    def refine_items(self, items: torch.Tensor) -> torch.Tensor:
+        h = items
+        for _ in range(self.n_mm_layers):
+            h = self.item_graph @ h
+        return items + h
 
 
 class ModalityProjections(nn.Module):

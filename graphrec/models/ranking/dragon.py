@@ -28,13 +28,11 @@ from __future__ import annotations
 
 import torch
 
-from graphrec.graphs.sparse import SparseGraph
-from graphrec.graphs.store import GraphSpec
 from graphrec.models.layers.dual_graph import DualGraphRecommender
-from graphrec.models.layers.itemgraph import FrozenItemGraph
+from graphrec.models.layers.itemgraph import FrozenItemGraph, FrozenItemRefinement
 
 
-class DRAGON(DualGraphRecommender):
+class DRAGON(FrozenItemRefinement, DualGraphRecommender):
     def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor], embedding_dim: int = 64,
                  knn_k: int = 10, image_weight: float = 0.1, n_mm_layers: int = 1, user_top_k: int = 40,
                  reg_weight: float = 1e-3):
@@ -42,18 +40,3 @@ class DRAGON(DualGraphRecommender):
                          reg_weight=reg_weight)
         self.knn_k, self.n_mm_layers = int(knn_k), int(n_mm_layers)
         self.frozen = FrozenItemGraph(self.modalities, knn_k, image_weight)
-
-    def graph_specs(self) -> dict[str, GraphSpec]:
-        specs = super().graph_specs()
-        specs.update(self.frozen.specs())
-        return specs
-
-    def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
-        super().attach_graphs(graphs)
-        self.item_graph = self.frozen.build(graphs)
-
-    def refine_items(self, item: torch.Tensor) -> torch.Tensor:
-        h = item
-        for _ in range(self.n_mm_layers):
-            h = self.item_graph @ h
-        return item + h

@@ -41,12 +41,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from graphrec.errors import ConfigError
-from graphrec.graphs.sparse import SparseGraph
 from graphrec.graphs.store import GraphSpec
 from graphrec.losses import bpr_loss, info_nce_all, pairwise_scores
 from graphrec.models.base import Recommender
 from graphrec.models.layers.dual_graph import ModalityGCN
-from graphrec.models.layers.itemgraph import FrozenItemGraph
+from graphrec.models.layers.itemgraph import FrozenItemGraph, FrozenItemRefinement
 
 
 def moment_alignment(tables: list[torch.Tensor]) -> torch.Tensor:
@@ -56,7 +55,7 @@ def moment_alignment(tables: list[torch.Tensor]) -> torch.Tensor:
                tables[0].new_zeros(()))
 
 
-class MENTOR(Recommender):
+class MENTOR(FrozenItemRefinement, Recommender):
     def __init__(self, n_users: int, n_items: int, features: dict[str, torch.Tensor], embedding_dim: int = 64,
                  knn_k: int = 10, image_weight: float = 0.1, n_mm_layers: int = 1, reg_weight: float = 1e-3,
                  align_weight: float = 0.1, mask_f_weight: float = 1.5, mask_g_weight: float = 1e-3,
@@ -84,19 +83,9 @@ class MENTOR(Recommender):
         self.contrast_chunk = int(contrast_chunk)
 
     def graph_specs(self) -> dict[str, GraphSpec]:
-        return {"adj": GraphSpec("bipartite", {"norm": "symmetric"}), **self.frozen.specs()}
-
-    def attach_graphs(self, graphs: dict[str, SparseGraph]) -> None:
-        super().attach_graphs(graphs)
-        self.item_graph = self.frozen.build(graphs)
+        return {"adj": GraphSpec("bipartite", {"norm": "symmetric"}), **super().graph_specs()}
 
     # ------------------------------------------------------------------ tables (users first)
-    def refine_items(self, items: torch.Tensor) -> torch.Tensor:
-        h = items
-        for _ in range(self.n_mm_layers):
-            h = self.item_graph @ h
-        return items + h
-
     def fuse(self, views: list[torch.Tensor], weighted: bool = True) -> torch.Tensor:
         """[‖_m w_um v_m,u ; refine(‖_m v_m,i)] (without w for the guide and single-modality tables)."""
         n = self.n_users
