@@ -63,16 +63,52 @@ def _row_logsumexp(rows: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor
     return torch.logsumexp(rows @ candidates.T, dim=1)
 
 
+class _BoundedRowLogSumExp(torch.autograd.Function):
+    """lse_b = log Σ_k exp(a_b · c_k) in row chunks, for logits known to lie in [−M, M] (M = ``bound`` < 40):
+    exp(logit − M) can neither overflow nor underflow, so no max pass; backward recomputes each chunk's
+    softmax exp(logit − lse) in place (memory O(chunk · n), never the [rows, n] matrix). Computed in fp32."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, c: torch.Tensor, bound: float, chunk: int) -> torch.Tensor:
+        ctx.dtypes = (a.dtype, c.dtype)
+        with torch.autocast(a.device.type, enabled=False):
+            a, c = a.float(), c.float()
+            total = torch.empty(a.shape[0], dtype=a.dtype, device=a.device)
+            for start in range(0, a.shape[0], chunk):
+                total[start:start + chunk] = torch.mm(a[start:start + chunk], c.T).sub_(bound).exp_().sum(1)
+            lse = total.log_().add_(bound)
+        ctx.save_for_backward(a, c, lse)
+        ctx.chunk = chunk
+        return lse
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        a, c, lse = ctx.saved_tensors
+        grad = grad.float()
+        grad_a, grad_c = torch.empty_like(a), torch.zeros_like(c)
+        with torch.autocast(a.device.type, enabled=False):
+            for start in range(0, a.shape[0], ctx.chunk):
+                rows = slice(start, start + ctx.chunk)
+                weights = torch.mm(a[rows], c.T).sub_(lse[rows, None]).exp_().mul_(grad[rows, None])
+                grad_a[rows] = weights @ c
+                grad_c.addmm_(weights.T, a[rows])
+        return grad_a.to(ctx.dtypes[0]), grad_c.to(ctx.dtypes[1]), None, None
+
+
 def info_nce_all(anchor: torch.Tensor, positive: torch.Tensor, candidates: torch.Tensor,
                  temperature: float, chunk_rows: int | None = None) -> torch.Tensor:
     """Σ_b −log( exp(cos(a_b, p_b)/τ) / Σ_k exp(cos(a_b, c_k)/τ) ): each anchor row against *every* row of
     ``candidates`` (``positive`` rows are rows of ``candidates``), not only the batch's; a sum over b.
-    ``chunk_rows``: anchors in blocks whose [block, n] logits are recomputed in backward (activation
-    checkpointing), so memory stays O(block · n) when every node is an anchor (no N × N matrix)."""
+    ``chunk_rows``: anchors in blocks whose [block, n] logits are recomputed in backward, so memory stays
+    O(block · n) when every node is an anchor (no N × N matrix); the logits are cosines / τ, bounded by 1/τ, so
+    for τ > 1/40 the blocks skip the max pass of a log-sum-exp (``_BoundedRowLogSumExp``)."""
     a = F.normalize(anchor, dim=1) / temperature  # 1/τ on [B, d], not on the [B, n] logits
     p, c = F.normalize(positive, dim=1), F.normalize(candidates, dim=1)
-    if chunk_rows is None or a.shape[0] <= chunk_rows:
+    bound = 1.0 / temperature
+    if chunk_rows is None:
         lse = _row_logsumexp(a, c)
+    elif bound < 40.0:
+        lse = _BoundedRowLogSumExp.apply(a, c, bound, int(chunk_rows))
     else:
         lse = torch.cat([checkpoint(_row_logsumexp, block, c, use_reentrant=False) for block in a.split(chunk_rows)])
     return (lse - (a * p).sum(1)).sum()

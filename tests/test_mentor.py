@@ -140,3 +140,16 @@ def test_scores_are_deterministic_and_bad_settings_name_the_field():
     for field, value in [("dropout", 1.0), ("noise_eps", 0.0)]:
         with pytest.raises(ConfigError, match=f"model.{field}"):
             MENTOR(data.n_users, data.n_items, data.features, **{field: value})
+
+
+def test_the_checkpointed_path_for_small_temperatures_matches_too():
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(30, 5, generator=g, requires_grad=True)
+    b = torch.randn(30, 5, generator=g, requires_grad=True)
+    tau = 0.02  # bound 1/τ = 50: the max-subtracting checkpointed blocks
+    dense = info_nce_all(a, b, b, tau)
+    grads = torch.autograd.grad(dense, (a, b))
+    chunked = info_nce_all(a, b, b, tau, chunk_rows=8)
+    assert chunked.item() == pytest.approx(dense.item(), rel=1e-5)
+    for x, y in zip(torch.autograd.grad(chunked, (a, b)), grads):
+        assert torch.allclose(x, y, atol=1e-4)
