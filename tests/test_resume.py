@@ -82,6 +82,16 @@ def test_resume_refuses_a_run_of_another_config(make_cfg, tmp_path):
         run_training(make_cfg("model=mf", f"trainer.resume={tmp_path / 'nothing'}"), tmp_path / "c")
 
 
+def test_a_run_saved_before_a_key_was_added_resumes_at_the_keys_implicit_value():
+    from graphrec.training.run import config_differences
+
+    wanted = {"eval": {"split": "fixed", "test_each_epoch": False}, "model": {"name": "mf"}}
+    older = {"eval": {"split": "fixed"}, "model": {"name": "mf"}}
+    assert config_differences(older, wanted) == []
+    wanted["eval"]["test_each_epoch"] = True
+    assert config_differences(older, wanted) == ["eval.test_each_epoch: False → True"]
+
+
 def test_cuda_generator_states_are_saved_and_restored(make_cfg, tmp_path, monkeypatch):
     interrupted(make_cfg("model=mf", "trainer.epochs=4"), tmp_path / "a", 1)
     ckpt = load_checkpoint(tmp_path / "a" / "checkpoints" / "last.pt")

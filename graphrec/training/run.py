@@ -62,9 +62,18 @@ def build_loggers(lcfg: DictConfig, run_dir: Path, job: JobInfo) -> LoggerGroup:
 # ---------------------------------------------------------------------------------------------------- resume
 
 
+# keys added to the packaged config after runs were saved without them, with the value those runs had implicitly:
+# resuming such a run with the key at that value is no difference
+ADDED_KEYS = {"eval.test_each_epoch": False}
+
+
 def config_differences(saved: dict, wanted: dict) -> list[str]:
-    """``key: saved → wanted`` for every result-relevant key that differs."""
+    """``key: saved → wanted`` for every result-relevant key that differs (``ADDED_KEYS`` at their implicit value
+    when a config lacks them)."""
     a, b = flatten(result_config(saved)), flatten(result_config(wanted))
+    for flat in (a, b):
+        for key, value in ADDED_KEYS.items():
+            flat.setdefault(key, value)
     return [f"{k}: {a.get(k, '(absent)')!r} → {b.get(k, '(absent)')!r}" for k in sorted(set(a) | set(b))
             if a.get(k, "(absent)") != b.get(k, "(absent)")]
 
