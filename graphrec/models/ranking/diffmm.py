@@ -204,22 +204,28 @@ class DiffMM(Recommender):
     def ego(self) -> torch.Tensor:
         return torch.cat([self.user_embedding, self.item_embedding])
 
-    def forward_main(self) -> torch.Tensor:
+    def modality_features(self) -> dict[str, torch.Tensor]:
+        """f_m = normalize(W_m x_m + b_m) per modality (computed once per step, shared by both forwards)."""
+        return {m: F.normalize(self.project(m), dim=1) for m in self.modalities}
+
+    def forward_main(self, features: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """e (users first): the modality-weighted aggregation, propagated, plus λ_ris · normalize(h)."""
         adj, graphs, ego = self.graphs["adj"], self.modality_graphs(), self.ego()
+        features = features or self.modality_features()
         weights = torch.softmax(self.modal_weight, dim=0)
         fused = 0
         for k, m in enumerate(self.modalities):
-            h = adj @ torch.cat([self.user_embedding, F.normalize(self.project(m), dim=1)])
+            h = adj @ torch.cat([self.user_embedding, features[m]])
             h = h + adj @ torch.cat([h[: self.n_users], self.item_embedding])
             h = h + self.ris_adj_lambda * (graphs[m] @ ego)
             fused = fused + weights[k] * h
         return adj.power_sum(fused, self.n_layers) + self.ris_lambda * F.normalize(fused, dim=1)
 
-    def forward_views(self) -> dict[str, torch.Tensor]:
+    def forward_views(self, features: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """v_m = Σ_l Â^l G_m [E_U; f_m] per modality."""
         adj, graphs = self.graphs["adj"], self.modality_graphs()
-        return {m: adj.power_sum(graphs[m] @ torch.cat([self.user_embedding, F.normalize(self.project(m), dim=1)]),
+        features = features or self.modality_features()
+        return {m: adj.power_sum(graphs[m] @ torch.cat([self.user_embedding, features[m]]),
                                  self.n_layers) for m in self.modalities}
 
     def node_embeddings(self, rows: torch.Tensor | None = None) -> torch.Tensor:
@@ -233,7 +239,8 @@ class DiffMM(Recommender):
                 + info_nce_all(a[n + items], b[n + items], b[n:], self.temperature) / items.numel())
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        final, views = self.forward_main(), self.forward_views()
+        features = self.modality_features()
+        final, views = self.forward_main(features), self.forward_views(features)
         pos, neg = pairwise_scores(*self.split_pairwise_rows(final[self.pairwise_node_rows(batch)], batch))
         users, items = batch["user"], batch["pos"]
         if self.contrast == "main":
